@@ -1,0 +1,33 @@
+# The two commands: `make run` starts the whole suite, `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PYTHONWARNINGS := ignore::DeprecationWarning
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: run test venv bootstrap clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+bootstrap: venv
+	$(BIN)/python deploy/broker.py
+	$(BIN)/python deploy/bootstrap.py
+
+run: bootstrap
+	GATEWAY_PORT=$${PORT:-8000} exec $(BIN)/honcho -f deploy/Procfile -d $(CURDIR) start
+
+test: venv
+	$(BIN)/python deploy/browser.py
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf var/*.db var/*.db-* var/prometheus

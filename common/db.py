@@ -1,0 +1,92 @@
+"""SQLAlchemy plumbing shared by the services: engines with sane SQLite
+settings, and a Nameko dependency that gives each worker its own session."""
+import os
+import weakref
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from common.config import ROOT
+
+
+def make_engine(url, immediate=False, **kwargs):
+    """Create an engine for `url`.
+
+    SQLite files get WAL, a busy timeout and, with `immediate`, transactions
+    that take the write lock when they begin (so read-decide-append cannot
+    interleave with another writer). Relative SQLite paths are taken from the
+    repository root, so `sqlite:///var/auth.db` works from any directory.
+    """
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        db = u.database
+        if db and db != ":memory:" and not os.path.isabs(db):
+            db = os.path.join(ROOT, db)
+            u = u.set(database=db)
+        if db and db != ":memory:":
+            os.makedirs(os.path.dirname(db), exist_ok=True)
+        engine = create_engine(u, connect_args={"timeout": 30}, **kwargs)
+        _sqlite_tuning(engine, immediate)
+        return engine
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(u, **kwargs)
+
+
+def _sqlite_tuning(engine, immediate):
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy, not pysqlite, decide when a transaction begins.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        mode = conn.get_execution_options().get("sqlite_begin")
+        if mode is None:
+            mode = "IMMEDIATE" if immediate else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def is_postgres(engine):
+    return engine.dialect.name == "postgresql"
+
+
+class Database(DependencyProvider):
+    """Gives each worker a Store wrapping a fresh session; closes it after.
+
+    `store_cls(session)` is the service's own storage API; its methods commit.
+    The engine is created at container setup, never at import.
+    """
+
+    def __init__(self, store_cls, url_key="DATABASE_URL", immediate=False):
+        self.store_cls = store_cls
+        self.url_key = url_key
+        self.immediate = immediate
+        self.sessions = weakref.WeakKeyDictionary()
+
+    def setup(self):
+        self.engine = make_engine(self.container.config[self.url_key], immediate=self.immediate)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def stop(self):
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        session = self.Session()
+        self.sessions[worker_ctx] = session
+        return self.store_cls(session)
+
+    def worker_teardown(self, worker_ctx):
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.rollback()
+            session.close()

@@ -1,0 +1,43 @@
+"""What every Nameko service of the platform has: a `ping` for readiness
+checks, and the request id of the calling HTTP request in its log lines."""
+import logging.config
+import os
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+
+from common.logs import logging_config, request_id_var
+
+
+class RequestContext(DependencyProvider):
+    """Copies the caller's request id (Nameko context data) into the logging
+    context for the duration of a worker, and exposes it to the service."""
+
+    def setup(self):
+        # One logging setup for every service, unless its config brings its own.
+        if "LOGGING" not in self.container.config:
+            configure_logging()
+
+    def worker_setup(self, worker_ctx):
+        request_id_var.set(worker_ctx.data.get("request_id") or "-")
+
+    def get_dependency(self, worker_ctx):
+        return worker_ctx.data
+
+    def worker_teardown(self, worker_ctx):
+        request_id_var.set("-")
+
+
+class PlatformService:
+    context = RequestContext()
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+
+def configure_logging():
+    """Request id and masking on every line; LOG_JSON=1 for JSON lines."""
+    logging.config.dictConfig(
+        logging_config(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_JSON") == "1")
+    )

@@ -1,0 +1,1 @@
+"""HTTP gateway: authentication, validation, RPC to the services, the portal."""

@@ -1,0 +1,26 @@
+from gateway.api import Blueprint
+from gateway.schemas.auth import NewUnitSchema, UnitSchema
+from gateway.schemas.base import PageArgs, page_of
+from gateway.services import rpc
+
+blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Platform administration")
+
+
+@blp.route("/units", methods=["POST"])
+@blp.secured("admin")
+@blp.arguments(NewUnitSchema)
+@blp.response(201, UnitSchema)
+@blp.errors(400, 401, 403, 409)
+def create_unit(args):
+    """Register a community unit and its account."""
+    return rpc().auth.create_unit(args["name"], args["account"], args["credit_code"], args["password"])
+
+
+@blp.route("/units", methods=["GET"])
+@blp.secured("admin")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_of(UnitSchema))
+@blp.errors(401, 403)
+def list_units(args):
+    """Every registered unit, in registration order."""
+    return rpc().auth.list_units(args["page"], args["size"])

@@ -1,0 +1,1 @@
+"""Auth: community units, accounts, roles, passwords, tokens and lockout."""

@@ -1,0 +1,162 @@
+"""Use cases of the auth service as plain functions over an AuthStore.
+
+`service.py` calls these; tests may call them directly with a real store."""
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from common.credit_code import normalise as normalise_credit_code
+from common.errors import Conflict, InvalidInput, Locked, NotFound, Unauthorized
+from services.auth import rules
+from services.auth.store import aware
+
+hasher = PasswordHasher()
+# Verified against when the account does not exist, so both paths cost the same.
+_DUMMY_HASH = hasher.hash("not-a-real-password")
+BUSINESS_TZ_OFFSET = timedelta(hours=8)
+
+
+def hash_password(password):
+    return hasher.hash(password)
+
+
+def _verify(password_hash, password):
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _local(dt):
+    return (dt + BUSINESS_TZ_OFFSET).strftime("%Y-%m-%d %H:%M")
+
+
+def unit_dict(unit, account=None):
+    return {
+        "id": unit.id,
+        "name": unit.name,
+        "credit_code": unit.credit_code,
+        "account": account,
+        "created_at": aware(unit.created_at).isoformat(),
+    }
+
+
+def login(store, account, password, address, now, ttl):
+    """Returns (token, principal, expires_at) or raises Unauthorized/Locked."""
+    row = store.account(account or "")
+    if row is not None and row.locked_until and aware(row.locked_until) > now:
+        store.record_attempt(account, now, address, False)
+        store.commit()
+        until = aware(row.locked_until)
+        raise Locked(
+            f"密码连续输错{rules.MAX_FAILURES}次，账号已锁定，请于{_local(until)}后再试",
+            extra={"locked_until": until.isoformat()},
+        )
+    ok = _verify(row.password_hash if row else _DUMMY_HASH, password or "")
+    if not ok or row is None:
+        store.record_attempt(account or "", now, address, False)
+        if row is not None:
+            failures = store.failures_since(account, now - rules.FAILURE_WINDOW) + 1
+            if rules.should_lock(failures):
+                row.locked_until = rules.unlock_time(now)
+                store.commit()
+                raise Locked(
+                    f"密码连续输错{rules.MAX_FAILURES}次，账号已锁定，请于{_local(row.locked_until)}后再试",
+                    extra={"locked_until": row.locked_until.isoformat()},
+                )
+        store.commit()
+        raise Unauthorized("账号或密码错误")
+    row.locked_until = None
+    store.record_attempt(account, now, address, True)
+    token = secrets.token_urlsafe(32)
+    expires_at = now + ttl
+    store.add_session(token, row.id, now, expires_at)
+    store.commit()
+    return token, principal(store, row), expires_at
+
+
+def principal(store, account_row):
+    unit = store.unit(account_row.unit_id) if account_row.unit_id else None
+    return {
+        "account": account_row.account,
+        "role": account_row.role,
+        "unit_id": account_row.unit_id,
+        "unit": unit_dict(unit) if unit else None,
+    }
+
+
+def authenticate(store, token, now):
+    session = store.session_for(token or "")
+    if session is None or session.revoked_at is not None or aware(session.expires_at) <= now:
+        raise Unauthorized("登录已失效，请重新登录")
+    return principal(store, store.account_by_id(session.account_id))
+
+
+def logout(store, token, now):
+    store.revoke(token, now)
+    store.commit()
+
+
+def change_password(store, token, old_password, new_password, now):
+    session = store.session_for(token or "")
+    if session is None or session.revoked_at is not None or aware(session.expires_at) <= now:
+        raise Unauthorized("登录已失效，请重新登录")
+    row = store.account_by_id(session.account_id)
+    if not _verify(row.password_hash, old_password or ""):
+        raise InvalidInput("原密码不正确", {"old_password": ["原密码不正确"]})
+    problems = rules.password_errors(new_password, row.account)
+    if new_password == old_password:
+        problems.append("新密码不能与原密码相同")
+    if problems:
+        raise InvalidInput("新密码不符合要求", {"new_password": problems})
+    row.password_hash = hash_password(new_password)
+    store.revoke_others(row.id, token, now)
+    store.commit()
+
+
+def create_unit(store, name, account, credit_code, password):
+    credit_code = normalise_credit_code(credit_code)
+    name = (name or "").strip()
+    errors = rules.unit_errors(name, account, credit_code, password)
+    if errors:
+        raise InvalidInput("单位信息有误，请检查", errors)
+    if store.account(account):
+        raise Conflict("该账号已被使用", {"account": ["该账号已被使用"]})
+    if store.unit_by_credit_code(credit_code):
+        raise Conflict("该统一社会信用代码已登记", {"credit_code": ["该统一社会信用代码已登记"]})
+    unit = store.add_unit(name, credit_code)
+    store.add_account(account, hash_password(password), "unit", unit.id)
+    store.commit()
+    return unit_dict(unit, account)
+
+
+def create_account(store, account, password, role):
+    """An admin or downstream account (units are made with create_unit)."""
+    if role not in ("admin", "downstream"):
+        raise InvalidInput("角色不正确", {"role": ["角色应为 admin 或 downstream"]})
+    errors = {}
+    if rules.account_error(account):
+        errors["account"] = [rules.account_error(account)]
+    if rules.password_errors(password, account):
+        errors["password"] = rules.password_errors(password, account)
+    if errors:
+        raise InvalidInput("账号信息有误", errors)
+    if store.account(account):
+        raise Conflict("该账号已被使用", {"account": ["该账号已被使用"]})
+    store.add_account(account, hash_password(password), role)
+    store.commit()
+    return {"account": account, "role": role}
+
+
+def list_units(store, page, size):
+    total, rows = store.units((page - 1) * size, size)
+    return {"items": [unit_dict(u, a) for u, a in rows], "total": total, "page": page, "size": size}
+
+
+def get_unit(store, unit_id):
+    unit = store.unit(unit_id)
+    if unit is None:
+        raise NotFound("单位不存在")
+    return unit_dict(unit)

@@ -1,0 +1,58 @@
+"""Nameko entrypoints of the auth service."""
+from datetime import timedelta
+
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+
+from common.db import Database
+from common.errors import EXPECTED
+from common.service import PlatformService
+from services.auth import accounts
+from services.auth.store import AuthStore, utcnow
+
+
+class AuthService(PlatformService):
+    name = "auth"
+    store = Database(AuthStore)
+    config = Config()
+
+    def _ttl(self):
+        return timedelta(minutes=int(self.config.get("TOKEN_TTL_MINUTES", 480)))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def login(self, account, password, address=None):
+        token, principal, expires_at = accounts.login(
+            self.store, account, password, address, utcnow(), self._ttl())
+        return {"token": token, "expires_at": expires_at.isoformat(), **principal}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def authenticate(self, token):
+        return accounts.authenticate(self.store, token, utcnow())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def logout(self, token):
+        accounts.logout(self.store, token, utcnow())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def change_password(self, token, old_password, new_password):
+        accounts.change_password(self.store, token, old_password, new_password, utcnow())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_unit(self, name, account, credit_code, password):
+        return accounts.create_unit(self.store, name, account, credit_code, password)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_account(self, account, password, role):
+        return accounts.create_account(self.store, account, password, role)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_units(self, page=1, size=20):
+        return accounts.list_units(self.store, page, size)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_unit(self, unit_id):
+        return accounts.get_unit(self.store, unit_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_units(self, unit_ids):
+        return [accounts.unit_dict(u) for u in self.store.units_by_ids(list(unit_ids))]

@@ -1,0 +1,123 @@
+"""Storage API of the auth service: every read and write of its tables."""
+import hashlib
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, update
+
+from services.auth.models import Account, LoginAttempt, Session, Unit
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def aware(dt):
+    """SQLite returns naive datetimes; every time stored here is UTC."""
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+class AuthStore:
+    def __init__(self, session):
+        self.session = session
+
+    def commit(self):
+        self.session.commit()
+
+    # accounts and units
+    def account(self, account):
+        return self.session.scalar(select(Account).where(Account.account == account))
+
+    def account_by_id(self, account_id):
+        return self.session.get(Account, account_id)
+
+    def unit(self, unit_id):
+        return self.session.get(Unit, unit_id)
+
+    def unit_by_credit_code(self, code):
+        return self.session.scalar(select(Unit).where(Unit.credit_code == code))
+
+    def units(self, offset=0, limit=20):
+        total = self.session.scalar(select(func.count()).select_from(Unit))
+        rows = self.session.execute(
+            select(Unit, Account.account)
+            .join(Account, Account.unit_id == Unit.id, isouter=True)
+            .order_by(Unit.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return total, rows
+
+    def units_by_ids(self, ids):
+        return list(self.session.scalars(select(Unit).where(Unit.id.in_(ids))))
+
+    def add_unit(self, name, credit_code):
+        unit = Unit(name=name, credit_code=credit_code, created_at=utcnow())
+        self.session.add(unit)
+        self.session.flush()
+        return unit
+
+    def add_account(self, account, password_hash, role, unit_id=None):
+        row = Account(
+            account=account, password_hash=password_hash, role=role,
+            unit_id=unit_id, created_at=utcnow(),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    # login attempts and lockout
+    def record_attempt(self, account, at, address, success):
+        self.session.add(LoginAttempt(account=account, at=at, address=address, success=success))
+
+    def failures_since(self, account, since):
+        """Failed attempts after `since` and after the last success."""
+        last_ok = self.session.scalar(
+            select(func.max(LoginAttempt.at)).where(
+                LoginAttempt.account == account, LoginAttempt.success.is_(True)
+            )
+        )
+        start = max(since, aware(last_ok)) if last_ok else since
+        return self.session.scalar(
+            select(func.count()).select_from(LoginAttempt).where(
+                LoginAttempt.account == account,
+                LoginAttempt.success.is_(False),
+                LoginAttempt.at > start,
+            )
+        )
+
+    def logins(self, account, limit=100):
+        return list(self.session.scalars(
+            select(LoginAttempt).where(LoginAttempt.account == account)
+            .order_by(LoginAttempt.at.desc()).limit(limit)
+        ))
+
+    # sessions
+    def add_session(self, token, account_id, now, expires_at):
+        self.session.add(Session(
+            token_hash=token_hash(token), account_id=account_id,
+            created_at=now, expires_at=expires_at,
+        ))
+
+    def session_for(self, token):
+        return self.session.get(Session, token_hash(token))
+
+    def revoke(self, token, now):
+        self.session.execute(
+            update(Session).where(Session.token_hash == token_hash(token), Session.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    def revoke_others(self, account_id, keep_token, now):
+        self.session.execute(
+            update(Session).where(
+                Session.account_id == account_id,
+                Session.token_hash != token_hash(keep_token),
+                Session.revoked_at.is_(None),
+            ).values(revoked_at=now)
+        )

@@ -1,0 +1,1 @@
+"""Declarations: the append-only event log, its projections and the outbox relay."""

@@ -1,0 +1,1 @@
+"""Notices: the platform's messages to community units, with read marks."""

@@ -1,0 +1,1 @@
+"""Residents: the roster, built from declaration events; person lookup; export."""

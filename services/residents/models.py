@@ -1,0 +1,6 @@
+"""Tables of this service."""
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    pass

@@ -1,0 +1,6 @@
+"""Nameko entrypoints of the residents service."""
+from common.service import PlatformService
+
+
+class ResidentsService(PlatformService):
+    name = "residents"
