@@ -56,10 +56,10 @@ def login(store, account, password, address, now, ttl):
         )
     ok = _verify(row.password_hash if row else _DUMMY_HASH, password or "")
     if not ok or row is None:
+        earlier = store.failures_since(account, now - rules.FAILURE_WINDOW) if row else 0
         store.record_attempt(account or "", now, address, False)
         if row is not None:
-            failures = store.failures_since(account, now - rules.FAILURE_WINDOW) + 1
-            if rules.should_lock(failures):
+            if rules.should_lock(earlier + 1):
                 row.locked_until = rules.unlock_time(now)
                 store.commit()
                 raise Locked(

@@ -1,0 +1,197 @@
+"""Runs the whole platform for tests: the processes of deploy/Procfile (the
+same commands `make run` uses), each service on its own temporary SQLite
+database, all on a private RabbitMQ virtual host so a developer's running
+suite never answers a test's RPC."""
+import os
+import random
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import requests
+
+from common.credit_code import ALPHABET, check_character
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROCFILE = os.path.join(ROOT, "deploy", "Procfile")
+MANAGEMENT = os.environ.get("RABBIT_MANAGEMENT_URL", "http://guest:guest@localhost:15672")
+BROKER = os.environ.get("TEST_AMQP_HOST", "guest:guest@localhost:5672")
+SERVICES = ("auth", "declarations", "residents", "notices")
+DEMO_PASSWORD = "Demo@2026!"
+ADMIN_PASSWORD = "Admin@2026!"
+
+
+def procfile():
+    entries = {}
+    with open(PROCFILE, encoding="utf-8") as f:
+        for line in f:
+            if ":" in line and not line.lstrip().startswith("#"):
+                name, command = line.split(":", 1)
+                entries[name.strip()] = command.strip()
+    return entries
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def random_credit_code():
+    first = "9135050" + "".join(random.choice(ALPHABET) for _ in range(10))
+    return first + check_character(first)
+
+
+class Vhost:
+    def __init__(self):
+        self.name = "edt-test-" + uuid.uuid4().hex[:8]
+
+    def __enter__(self):
+        r = requests.put(f"{MANAGEMENT}/api/vhosts/{self.name}", timeout=10)
+        r.raise_for_status()
+        requests.put(
+            f"{MANAGEMENT}/api/permissions/{self.name}/guest",
+            json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10,
+        ).raise_for_status()
+        return self
+
+    def __exit__(self, *exc):
+        requests.delete(f"{MANAGEMENT}/api/vhosts/{self.name}", timeout=10)
+
+    @property
+    def uri(self):
+        return f"amqp://{BROKER}/{self.name}"
+
+
+class Suite:
+    """The platform, started for a test session. `url` is the gateway."""
+
+    def __init__(self, amqp_uri, workdir, extra_env=None):
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.commands = procfile()
+        self.procs = {}
+        self.logs = {}
+        self.env = {
+            **os.environ,
+            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+            "PYTHONPATH": ROOT,
+            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+            "AMQP_URI": amqp_uri,
+            "GATEWAY_PORT": str(self.port),
+            "GATEWAY_WORKERS": "1",
+            "GATEWAY_THREADS": "8",
+            "DEMO_PASSWORD": DEMO_PASSWORD,
+            "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "LOG_LEVEL": "INFO",
+            **{f"{s.upper()}_DATABASE_URL": f"sqlite:///{workdir}/{s}.db" for s in SERVICES},
+            **(extra_env or {}),
+        }
+        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+    # lifecycle
+    def start(self):
+        subprocess.run(
+            [sys.executable, os.path.join(ROOT, "deploy", "bootstrap.py")],
+            env=self.env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+        )
+        for name in self.commands:
+            self.start_process(name)
+        self.wait_ready()
+        return self
+
+    def start_process(self, name):
+        log = open(os.path.join(self.workdir, f"{name}.log"), "ab")
+        self.logs[name] = log
+        self.procs[name] = subprocess.Popen(
+            shlex.split(self.commands[name]), cwd=ROOT, env=self.env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def stop_process(self, name, sig=signal.SIGTERM, timeout=20):
+        proc = self.procs.pop(name, None)
+        if proc is None:
+            return
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.logs.pop(name).close()
+
+    def stop(self):
+        for name in list(self.procs):
+            self.stop_process(name)
+
+    def wait_ready(self, timeout=60):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                last = requests.get(f"{self.url}/readyz", timeout=5)
+                if last.status_code == 200:
+                    return
+            except requests.RequestException as exc:
+                last = exc
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited:\n{self.log_tail(name)}")
+            time.sleep(0.3)
+        raise RuntimeError(f"suite not ready: {last!r}\n" + "\n".join(self.log_tail(n) for n in self.procs))
+
+    def log_tail(self, name, lines=40):
+        path = os.path.join(self.workdir, f"{name}.log")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f"--- {name} ---\n" + "".join(f.readlines()[-lines:])
+        except OSError:
+            return f"--- {name}: no log ---"
+
+    # clients
+    def api(self, method, path, token=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.url + path, headers=headers, timeout=60, **kwargs)
+
+    def login(self, account, password):
+        r = self.api("POST", "/api/auth/login", json={"account": account, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
+
+    def new_unit(self, admin_token, name=None, password="Unit@2026!"):
+        """Register a fresh unit; returns {account, password, token, unit}."""
+        account = "unit_" + uuid.uuid4().hex[:10]
+        body = {
+            "name": name or f"测试社区{account[-4:]}居民委员会",
+            "account": account, "credit_code": random_credit_code(), "password": password,
+        }
+        r = self.api("POST", "/api/admin/units", admin_token, json=body)
+        assert r.status_code == 201, r.text
+        return {"account": account, "password": password, "unit": r.json(),
+                "token": self.login(account, password)}
+
+
+def start_suite(extra_env=None):
+    """Context manager: a started Suite on its own vhost and temp directory."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def run():
+        with Vhost() as vhost, tempfile.TemporaryDirectory(prefix="edt-suite-") as workdir:
+            suite = Suite(vhost.uri, workdir, extra_env)
+            try:
+                suite.start()
+                yield suite
+            finally:
+                suite.stop()
+
+    return run()
