@@ -25,9 +25,13 @@ bootstrap: venv
 run: bootstrap
 	GATEWAY_PORT=$${PORT:-8000} exec $(BIN)/honcho -f deploy/Procfile -d $(CURDIR) start
 
+# Two pytest processes: Nameko's test containers need eventlet's monkey
+# patching, Playwright's sync API must not have it (see conftest.py).
 test: venv
+	$(BIN)/python deploy/broker.py
 	$(BIN)/python deploy/browser.py
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/browser
+	EDT_NO_EVENTLET=1 $(BIN)/python -m pytest tests/browser
 
 clean:
 	rm -rf var/*.db var/*.db-* var/prometheus

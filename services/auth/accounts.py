@@ -1,8 +1,9 @@
 """Use cases of the auth service as plain functions over an AuthStore.
 
 `service.py` calls these; tests may call them directly with a real store."""
+import os
 import secrets
-from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,7 +16,8 @@ from services.auth.store import aware
 hasher = PasswordHasher()
 # Verified against when the account does not exist, so both paths cost the same.
 _DUMMY_HASH = hasher.hash("not-a-real-password")
-BUSINESS_TZ_OFFSET = timedelta(hours=8)
+# Unlock times are shown to users in the business time zone.
+BUSINESS_TZ = ZoneInfo(os.environ.get("BUSINESS_TZ", "Asia/Shanghai"))
 
 
 def hash_password(password):
@@ -30,7 +32,14 @@ def _verify(password_hash, password):
 
 
 def _local(dt):
-    return (dt + BUSINESS_TZ_OFFSET).strftime("%Y-%m-%d %H:%M")
+    return dt.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def _locked(until):
+    return Locked(
+        f"密码连续输错{rules.MAX_FAILURES}次，账号已锁定，请于{_local(until)}后再试",
+        extra={"locked_until": until.isoformat()},
+    )
 
 
 def unit_dict(unit, account=None):
@@ -49,23 +58,17 @@ def login(store, account, password, address, now, ttl):
     if row is not None and row.locked_until and aware(row.locked_until) > now:
         store.record_attempt(account, now, address, False)
         store.commit()
-        until = aware(row.locked_until)
-        raise Locked(
-            f"密码连续输错{rules.MAX_FAILURES}次，账号已锁定，请于{_local(until)}后再试",
-            extra={"locked_until": until.isoformat()},
-        )
+        raise _locked(aware(row.locked_until))
     ok = _verify(row.password_hash if row else _DUMMY_HASH, password or "")
     if not ok or row is None:
         earlier = store.failures_since(account, now - rules.FAILURE_WINDOW) if row else 0
         store.record_attempt(account or "", now, address, False)
         if row is not None:
             if rules.should_lock(earlier + 1):
-                row.locked_until = rules.unlock_time(now)
+                until = rules.unlock_time(now)
+                row.locked_until = until
                 store.commit()
-                raise Locked(
-                    f"密码连续输错{rules.MAX_FAILURES}次，账号已锁定，请于{_local(row.locked_until)}后再试",
-                    extra={"locked_until": row.locked_until.isoformat()},
-                )
+                raise _locked(until)
         store.commit()
         raise Unauthorized("账号或密码错误")
     row.locked_until = None

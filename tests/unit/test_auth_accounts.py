@@ -1,0 +1,95 @@
+"""Auth use cases over a real SQLite store, with the clock passed in."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.orm import Session
+
+from common.db import make_engine
+from common.errors import Conflict, InvalidInput, Locked, Unauthorized
+from services.auth import accounts
+from services.auth.models import Base
+from services.auth.store import AuthStore
+
+T0 = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)
+TTL = timedelta(hours=8)
+
+
+@pytest.fixture
+def store(sqlite_url):
+    engine = make_engine(sqlite_url)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        s = AuthStore(session)
+        accounts.create_unit(s, "泉州市丰泽区东海社区居民委员会", "donghai", "91110000600037341L", "Donghai#2026")
+        yield s
+    engine.dispose()
+
+
+def fail(store, n, start, step=timedelta(minutes=1)):
+    for i in range(n):
+        with pytest.raises((Unauthorized, Locked)):
+            accounts.login(store, "donghai", "wrong-pass", "10.0.0.1", start + i * step, TTL)
+
+
+def test_login_gives_a_token_that_authenticates(store):
+    token, principal, expires = accounts.login(store, "donghai", "Donghai#2026", None, T0, TTL)
+    assert expires == T0 + TTL and principal["role"] == "unit"
+    assert accounts.authenticate(store, token, T0 + timedelta(hours=1))["account"] == "donghai"
+
+
+def test_token_expires(store):
+    token, _, _ = accounts.login(store, "donghai", "Donghai#2026", None, T0, TTL)
+    with pytest.raises(Unauthorized):
+        accounts.authenticate(store, token, T0 + TTL + timedelta(seconds=1))
+
+
+def test_five_failures_in_fifteen_minutes_lock_until_fifteen_minutes_later(store):
+    fail(store, 4, T0)
+    with pytest.raises(Locked) as exc:
+        accounts.login(store, "donghai", "wrong-pass", None, T0 + timedelta(minutes=5), TTL)
+    assert exc.value.extra["locked_until"] == (T0 + timedelta(minutes=20)).isoformat()
+    # the right password does not help while locked, and the message gives the local time
+    with pytest.raises(Locked) as exc:
+        accounts.login(store, "donghai", "Donghai#2026", None, T0 + timedelta(minutes=19), TTL)
+    assert "2026-11-27 09:20" in exc.value.message  # 01:20 UTC in Asia/Shanghai
+
+
+def test_lock_ends_at_the_unlock_time(store):
+    fail(store, 5, T0)
+    token, _, _ = accounts.login(store, "donghai", "Donghai#2026", None, T0 + timedelta(minutes=20), TTL)
+    assert token
+
+
+def test_failures_spread_beyond_the_window_do_not_lock(store):
+    fail(store, 5, T0, step=timedelta(minutes=4))
+    assert accounts.login(store, "donghai", "Donghai#2026", None, T0 + timedelta(minutes=20), TTL)[0]
+
+
+def test_a_success_resets_the_failure_count(store):
+    fail(store, 4, T0)
+    accounts.login(store, "donghai", "Donghai#2026", None, T0 + timedelta(minutes=5), TTL)
+    fail(store, 4, T0 + timedelta(minutes=6))
+    assert accounts.login(store, "donghai", "Donghai#2026", None, T0 + timedelta(minutes=11), TTL)[0]
+
+
+def test_logins_are_recorded_with_address(store):
+    fail(store, 1, T0)
+    accounts.login(store, "donghai", "Donghai#2026", "10.0.0.9", T0 + timedelta(minutes=1), TTL)
+    rows = store.logins("donghai")
+    assert [(r.success, r.address) for r in rows] == [(True, "10.0.0.9"), (False, "10.0.0.1")]
+
+
+def test_duplicate_account_is_a_conflict(store):
+    with pytest.raises(Conflict):
+        accounts.create_unit(store, "另一个社区居民委员会", "donghai", "57350503MA2Y8K3Q01", "Another#2026")
+
+
+def test_duplicate_credit_code_is_a_conflict(store):
+    with pytest.raises(Conflict):
+        accounts.create_unit(store, "另一个社区居民委员会", "another", "91110000600037341l", "Another#2026")
+
+
+def test_only_admin_or_downstream_accounts_are_created_without_a_unit(store):
+    with pytest.raises(InvalidInput):
+        accounts.create_account(store, "someone", "Someone#2026", "unit")
+    assert accounts.create_account(store, "insurer", "Insurer#2026", "downstream")["role"] == "downstream"
