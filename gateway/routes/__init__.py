@@ -3,3 +3,4 @@ registers. A new area adds its module here."""
 from gateway.routes import admin, auth, health, unit
 
 ALL = (health, auth, unit, admin)
+from gateway.routes import notices; ALL += (notices,)  # noqa: E402,E702
