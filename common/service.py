@@ -28,8 +28,30 @@ class RequestContext(DependencyProvider):
         request_id_var.set("-")
 
 
+class Heartbeat(DependencyProvider):
+    """Touches HEARTBEAT_FILE every few seconds while the container runs, so
+    an orchestrator's exec probe (`python -m common.healthcheck FILE`) can
+    tell a live instance from a hung one. Off when HEARTBEAT_FILE is unset."""
+
+    interval = 5
+
+    def start(self):
+        self.path = self.container.config.get("HEARTBEAT_FILE")
+        if self.path:
+            self.container.spawn_managed_thread(self._beat, identifier="heartbeat")
+
+    def _beat(self):
+        import eventlet
+
+        while True:
+            with open(self.path, "w") as f:
+                f.write(self.container.service_name)
+            eventlet.sleep(self.interval)
+
+
 class PlatformService:
     context = RequestContext()
+    heartbeat = Heartbeat()
 
     @rpc
     def ping(self):
