@@ -7,6 +7,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
 from common.logs import logging_config, request_id_var
+from common.metrics import EntrypointMetrics
 
 
 class RequestContext(DependencyProvider):
@@ -52,6 +53,7 @@ class Heartbeat(DependencyProvider):
 class PlatformService:
     context = RequestContext()
     heartbeat = Heartbeat()
+    metrics = EntrypointMetrics()
 
     @rpc
     def ping(self):

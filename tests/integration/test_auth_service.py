@@ -51,3 +51,25 @@ def test_logout_over_rpc(auth):
     with pytest.raises(Unauthorized):
         auth.authenticate(token)
 
+
+
+def test_entrypoint_calls_are_counted(auth):
+    from common.metrics import RPC_CALLS
+
+    before = RPC_CALLS.labels("auth", "ping", "ok")._value.get()
+    auth.ping()
+    auth.ping()
+    assert RPC_CALLS.labels("auth", "ping", "ok")._value.get() == before + 2
+
+
+def test_heartbeat_file_is_touched_while_the_container_runs(container_factory, service_config, tables, tmp_path):
+    from common.healthcheck import main as healthcheck
+
+    tables(Base, service_config["DATABASE_URL"])
+    beat = tmp_path / "heartbeat"
+    container = container_factory(AuthService, {**service_config, "HEARTBEAT_FILE": str(beat)})
+    assert healthcheck(["x", str(beat)]) == 1
+    container.start()
+    import eventlet
+    eventlet.sleep(0.1)
+    assert healthcheck(["x", str(beat), "30"]) == 0

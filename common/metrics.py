@@ -1,0 +1,53 @@
+"""Prometheus metrics of the Nameko services.
+
+Every entrypoint call is counted and timed by the `EntrypointMetrics`
+dependency (part of every PlatformService). Services have no HTTP port of
+their own, so with METRICS_PORT set each instance serves /metrics on it
+(k8s: a scrape annotation); without it, metrics are collected but not served.
+Domain metrics (events appended, published, lag) are defined here too, so one
+module lists everything a dashboard can read."""
+import time
+import weakref
+
+from nameko.extensions import DependencyProvider
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+RPC_CALLS = Counter(
+    "service_entrypoint_calls_total", "Entrypoint calls (RPC, events, timers)",
+    ["service", "method", "outcome"])
+RPC_LATENCY = Histogram(
+    "service_entrypoint_duration_seconds", "Entrypoint duration", ["service", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+EVENTS_APPENDED = Counter("declarations_events_appended_total", "Events appended to the log", ["type"])
+EVENTS_PUBLISHED = Counter("declarations_events_published_total", "Events published by the relay", ["type"])
+RELAY_LAG = Gauge("declarations_relay_lag_events", "Events in the log not yet published")
+CONSUMER_LAG = Gauge("consumer_lag_events", "Events published but not yet applied", ["consumer"])
+CONSUMER_DELAY = Histogram(
+    "consumer_apply_delay_seconds", "From an event's commit until a consumer applied it", ["consumer"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+
+_served = False
+
+
+class EntrypointMetrics(DependencyProvider):
+    def __init__(self):
+        self.started = weakref.WeakKeyDictionary()
+
+    def setup(self):
+        global _served
+        port = self.container.config.get("METRICS_PORT")
+        if port and not _served:
+            start_http_server(int(port))
+            _served = True
+
+    def worker_setup(self, worker_ctx):
+        self.started[worker_ctx] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        service = self.container.service_name
+        method = worker_ctx.entrypoint.method_name
+        outcome = "ok" if exc_info is None else type(exc_info[1]).__name__
+        RPC_CALLS.labels(service, method, outcome).inc()
+        started = self.started.pop(worker_ctx, None)
+        if started is not None:
+            RPC_LATENCY.labels(service, method).observe(time.perf_counter() - started)
