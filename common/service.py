@@ -6,6 +6,7 @@ import os
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
+from common import production
 from common.logs import logging_config, request_id_var
 from common.metrics import EntrypointMetrics
 
@@ -15,6 +16,7 @@ class RequestContext(DependencyProvider):
     context for the duration of a worker, and exposes it to the service."""
 
     def setup(self):
+        production.check()
         # One logging setup for every service, unless its config brings its own.
         if "LOGGING" not in self.container.config:
             configure_logging()

@@ -9,7 +9,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 from flask import Flask, send_from_directory  # noqa: E402
 
 from common.logs import logging_config  # noqa: E402
-from gateway import errors, observability, settings  # noqa: E402
+from gateway import errors, hardening, observability, settings  # noqa: E402
 from gateway.api import Api  # noqa: E402
 from gateway.routes import ALL  # noqa: E402
 from gateway.rpc import RpcPool  # noqa: E402
@@ -40,6 +40,7 @@ def create_app(config=None):
         api.register_blueprint(module.blp)
     errors.register(app)
     observability.register(app)
+    hardening.register(app)
 
     @app.route("/")
     def portal():

@@ -90,6 +90,8 @@ class Suite:
             "DEMO_PASSWORD": DEMO_PASSWORD,
             "ADMIN_PASSWORD": ADMIN_PASSWORD,
             "LOG_LEVEL": "INFO",
+            # Every test client is 127.0.0.1; the per-address limit is unit-tested.
+            "LOGIN_RATE_PER_ADDRESS": "100000",
             **{f"{s.upper()}_DATABASE_URL": f"sqlite:///{workdir}/{s}.db" for s in SERVICES},
             **(extra_env or {}),
         }

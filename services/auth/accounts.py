@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from common.credit_code import normalise as normalise_credit_code
-from common.errors import Conflict, InvalidInput, Locked, NotFound, Unauthorized
+from common.errors import Conflict, InvalidInput, Locked, NotFound, TooManyRequests, Unauthorized
 from services.auth import rules
 from services.auth.store import aware
 
@@ -52,8 +52,14 @@ def unit_dict(unit, account=None):
     }
 
 
-def login(store, account, password, address, now, ttl):
-    """Returns (token, principal, expires_at) or raises Unauthorized/Locked."""
+def login(store, account, password, address, now, ttl, limits=rules.RATE_LIMITS):
+    """Returns (token, principal, expires_at) or raises Unauthorized/Locked/
+    TooManyRequests. Attempts over the rate limits are refused before any
+    password is checked, so guessing cannot run faster than the limits."""
+    since = now - rules.RATE_WINDOW
+    if (store.attempts_since(account=account or "", since=since) >= limits["account"]
+            or (address and store.attempts_since(address=address, since=since) >= limits["address"])):
+        raise TooManyRequests("登录尝试过于频繁，请1分钟后再试")
     row = store.account(account or "")
     if row is not None and row.locked_until and aware(row.locked_until) > now:
         store.record_attempt(account, now, address, False)

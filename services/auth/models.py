@@ -46,4 +46,7 @@ class LoginAttempt(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     success: Mapped[bool] = mapped_column()
-    __table_args__ = (Index("ix_login_attempts_account_at", "account", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempts_account_at", "account", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )

@@ -10,6 +10,9 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 LOCK_DURATION = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
+# Login attempts allowed per minute, per account and per client address.
+RATE_WINDOW = timedelta(minutes=1)
+RATE_LIMITS = {"account": 10, "address": 60}
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_.\-]{3,50}$")
 
 

@@ -7,7 +7,7 @@ from nameko.rpc import rpc
 from common.db import Database
 from common.errors import EXPECTED
 from common.service import PlatformService
-from services.auth import accounts
+from services.auth import accounts, rules
 from services.auth.store import AuthStore, utcnow
 
 
@@ -17,12 +17,18 @@ class AuthService(PlatformService):
     config = Config()
 
     def _ttl(self):
-        return timedelta(minutes=int(self.config.get("TOKEN_TTL_MINUTES", 480)))
+        return timedelta(minutes=int(self.config.get("TOKEN_TTL_MINUTES") or 480))
+
+    def _limits(self):
+        return {
+            "account": int(self.config.get("LOGIN_RATE_PER_ACCOUNT") or rules.RATE_LIMITS["account"]),
+            "address": int(self.config.get("LOGIN_RATE_PER_ADDRESS") or rules.RATE_LIMITS["address"]),
+        }
 
     @rpc(expected_exceptions=EXPECTED)
     def login(self, account, password, address=None):
         token, principal, expires_at = accounts.login(
-            self.store, account, password, address, utcnow(), self._ttl())
+            self.store, account, password, address, utcnow(), self._ttl(), self._limits())
         return {"token": token, "expires_at": expires_at.isoformat(), **principal}
 
     @rpc(expected_exceptions=EXPECTED)

@@ -91,6 +91,11 @@ class AuthStore:
             )
         )
 
+    def attempts_since(self, since, account=None, address=None):
+        column, value = (LoginAttempt.account, account) if account is not None else (LoginAttempt.address, address)
+        return self.session.scalar(
+            select(func.count()).select_from(LoginAttempt).where(column == value, LoginAttempt.at > since))
+
     def logins(self, account, limit=100):
         return list(self.session.scalars(
             select(LoginAttempt).where(LoginAttempt.account == account)

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from common.db import make_engine
-from common.errors import Conflict, InvalidInput, Locked, Unauthorized
+from common.errors import Conflict, InvalidInput, Locked, TooManyRequests, Unauthorized
 from services.auth import accounts
 from services.auth.models import Base
 from services.auth.store import AuthStore
@@ -93,3 +93,23 @@ def test_only_admin_or_downstream_accounts_are_created_without_a_unit(store):
     with pytest.raises(InvalidInput):
         accounts.create_account(store, "someone", "Someone#2026", "unit")
     assert accounts.create_account(store, "insurer", "Insurer#2026", "downstream")["role"] == "downstream"
+
+
+def test_too_many_attempts_for_one_account_are_refused_before_checking(store):
+    limits = {"account": 3, "address": 100}
+    for i in range(3):
+        with pytest.raises(Unauthorized):
+            accounts.login(store, "donghai", "wrong-pass", f"10.0.0.{i}", T0, TTL, limits)
+    with pytest.raises(TooManyRequests):
+        accounts.login(store, "donghai", "Donghai#2026", "10.0.0.9", T0 + timedelta(seconds=30), TTL, limits)
+    assert accounts.login(store, "donghai", "Donghai#2026", "10.0.0.9", T0 + timedelta(seconds=61), TTL, limits)
+
+
+def test_too_many_attempts_from_one_address_are_refused_for_any_account(store):
+    limits = {"account": 100, "address": 2}
+    for name in ("a_one", "a_two"):
+        with pytest.raises(Unauthorized):
+            accounts.login(store, name, "wrong-pass", "10.9.9.9", T0, TTL, limits)
+    with pytest.raises(TooManyRequests):
+        accounts.login(store, "donghai", "Donghai#2026", "10.9.9.9", T0, TTL, limits)
+    assert accounts.login(store, "donghai", "Donghai#2026", "10.1.1.1", T0, TTL, limits)
