@@ -1,5 +1,5 @@
 from gateway.api import Blueprint
-from gateway.schemas.auth import NewUnitSchema, UnitSchema
+from gateway.schemas.auth import LoginRecordsSchema, NewUnitSchema, UnitSchema
 from gateway.schemas.base import PageArgs, page_of
 from gateway.services import rpc
 
@@ -24,3 +24,12 @@ def create_unit(args):
 def list_units(args):
     """Every registered unit, in registration order."""
     return rpc().auth.list_units(args["page"], args["size"])
+
+
+@blp.route("/units/<int:unit_id>/logins", methods=["GET"])
+@blp.secured("admin")
+@blp.response(200, LoginRecordsSchema)
+@blp.errors(401, 403, 404)
+def unit_logins(unit_id):
+    """A unit's login attempts, newest first: time, client address, success."""
+    return {"items": rpc().auth.unit_logins(unit_id)}

@@ -34,3 +34,13 @@ class NewUnitSchema(BaseSchema):
     account = fields.String(required=True, validate=validate.Length(min=1, max=50))
     credit_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
     password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class LoginRecordSchema(BaseSchema):
+    at = fields.String(required=True)
+    address = fields.String(allow_none=True)
+    success = fields.Boolean(required=True)
+
+
+class LoginRecordsSchema(BaseSchema):
+    items = fields.List(fields.Nested(LoginRecordSchema), required=True)

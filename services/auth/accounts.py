@@ -169,3 +169,14 @@ def get_unit(store, unit_id):
     if unit is None:
         raise NotFound("单位不存在")
     return unit_dict(unit)
+
+
+def unit_logins(store, unit_id, limit=100):
+    """The login attempts of a unit's account, newest first (audit)."""
+    if store.unit(unit_id) is None:
+        raise NotFound("单位不存在")
+    account = store.unit_account(unit_id)
+    return [
+        {"at": aware(a.at).isoformat(), "address": a.address, "success": a.success}
+        for a in store.logins(account.account, limit)
+    ] if account else []

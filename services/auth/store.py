@@ -36,6 +36,9 @@ class AuthStore:
     def account_by_id(self, account_id):
         return self.session.get(Account, account_id)
 
+    def unit_account(self, unit_id):
+        return self.session.scalar(select(Account).where(Account.unit_id == unit_id))
+
     def unit(self, unit_id):
         return self.session.get(Unit, unit_id)
 

@@ -152,3 +152,17 @@ def test_errors_never_carry_a_stack_trace(suite):
     r = suite.api("POST", "/api/auth/login", data="{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert "Traceback" not in r.text and set(r.json()) >= {"error", "message"}
+
+
+def test_admin_lists_a_units_logins_with_address_and_outcome(suite, admin_token, fresh_unit):
+    suite.api("POST", "/api/auth/login", json={"account": fresh_unit["account"], "password": "wrong-pass-1"})
+    r = suite.api("GET", f"/api/admin/units/{fresh_unit['unit']['id']}/logins", admin_token)
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert [i["success"] for i in items[:2]] == [False, True]
+    assert items[0]["address"] == "127.0.0.1"
+
+
+def test_unit_cannot_list_logins(suite, fresh_unit):
+    r = suite.api("GET", f"/api/admin/units/{fresh_unit['unit']['id']}/logins", fresh_unit["token"])
+    assert r.status_code == 403
