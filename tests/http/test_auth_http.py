@@ -166,3 +166,12 @@ def test_admin_lists_a_units_logins_with_address_and_outcome(suite, admin_token,
 def test_unit_cannot_list_logins(suite, fresh_unit):
     r = suite.api("GET", f"/api/admin/units/{fresh_unit['unit']['id']}/logins", fresh_unit["token"])
     assert r.status_code == 403
+
+
+def test_code_tables_come_from_the_validation_tables(suite):
+    from common import codes
+
+    tables = suite.api("GET", "/api/codes").json()
+    assert [i["code"] for i in tables["cert_types"]] == list(codes.CERT_TYPES)
+    assert [i["code"] for i in tables["genders"]] == ["1", "2"]
+    assert {"code": "22", "label": "畲"} in tables["nations"]
