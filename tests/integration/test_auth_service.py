@@ -56,10 +56,17 @@ def test_logout_over_rpc(auth):
 def test_entrypoint_calls_are_counted(auth):
     from common.metrics import RPC_CALLS
 
-    before = RPC_CALLS.labels("auth", "ping", "ok")._value.get()
+    import eventlet
+
+    counter = RPC_CALLS.labels("auth", "ping", "ok")
+    before = counter._value.get()
     auth.ping()
     auth.ping()
-    assert RPC_CALLS.labels("auth", "ping", "ok")._value.get() == before + 2
+    # The reply leaves before the worker's teardown records the call.
+    with eventlet.Timeout(5):
+        while counter._value.get() < before + 2:
+            eventlet.sleep(0.01)
+    assert counter._value.get() == before + 2
 
 
 def test_heartbeat_file_is_touched_while_the_container_runs(container_factory, service_config, tables, tmp_path):
