@@ -5,6 +5,7 @@ Used by the gateway benchmark and the sustained-load test. It runs on the
 same machine as the suite, so absolute figures include the client's own CPU;
 compare ratios measured in one run (e.g. against the no-op /healthz)."""
 import http.client
+import itertools
 import json
 import statistics
 import threading
@@ -44,9 +45,11 @@ class Result:
                 f"p99 {self.percentile(99) * 1000:6.1f} ms  errors {self.errors}{ratio}")
 
 
-def run(base_url, name, make_request, clients=32, seconds=10.0, warmup=1.0):
+def run(base_url, name, make_request, clients=32, seconds=10.0, warmup=1.0, until=None):
     """`make_request(i)` → (method, path, headers, body-or-None) for request i
-    of a client; returns a Result over the measured window."""
+    of a client; returns a Result over the measured window. With `until`,
+    stop once that many requests were sent in all (for filling data)."""
+    budget = itertools.count() if until else None
     parts = urlsplit(base_url)
     result = Result(name, seconds)
     lock = threading.Lock()
@@ -59,7 +62,7 @@ def run(base_url, name, make_request, clients=32, seconds=10.0, warmup=1.0):
         mine, statuses = [], {}
         while True:
             now = time.perf_counter()
-            if now >= stop_at:
+            if now >= stop_at or (budget is not None and next(budget) >= until):
                 break
             method, path, headers, body = make_request(n * 1_000_000 + i)
             i += 1
