@@ -45,8 +45,8 @@ const UNIT_MENU = [
     ],
   },
   { text: "相关查询", icon: "⌕", items: [{ href: "/records", text: "城乡居民参保记录" }] },
-  { href: "/password", text: "修改密码", icon: "⚿" },
-  { action: "logout", text: "退出", icon: "⏻" },
+  { href: "/password", text: "修改密码", icon: "◇" },
+  { action: "logout", text: "退出", icon: "←" },
 ];
 
 const ADMIN_MENU = [
@@ -57,8 +57,8 @@ const ADMIN_MENU = [
     ],
   },
   { href: "/notices", text: "通知公告", icon: "✉" },
-  { href: "/password", text: "修改密码", icon: "⚿" },
-  { action: "logout", text: "退出", icon: "⏻" },
+  { href: "/password", text: "修改密码", icon: "◇" },
+  { action: "logout", text: "退出", icon: "←" },
 ];
 
 const root = document.getElementById("app");

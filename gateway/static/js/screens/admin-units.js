@@ -49,6 +49,12 @@ function openNew(reload) {
     h("button", { type: "submit", hidden: true, tabindex: "-1" }, "保存"));
   const slot = () => form.querySelector('.field-error[data-error-for="credit_code"]');
   code.addEventListener("input", () => {
+    const upper = code.value.toUpperCase();
+    if (upper !== code.value) {
+      const at = code.selectionStart;
+      code.value = upper;
+      code.setSelectionRange(at, at);
+    }
     const r = checkCreditCode(code.value);
     const typed = r.value.length;
     slot().textContent = "";

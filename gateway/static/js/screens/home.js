@@ -8,7 +8,7 @@ import { recordColumns } from "../people.js";
 
 const SHORTCUTS = [
   ["/declare/enrolment", "城乡居民参保", "＋"],
-  ["/declare/suspension", "城乡居民暂停参保", "⏸"],
+  ["/declare/suspension", "城乡居民暂停参保", "−"],
   ["/declare/change", "城乡居民变更", "✎"],
   ["/declare/batch-enrolment", "批量城乡居民参保", "⇪"],
   ["/roster", "人员列表", "☰"],
