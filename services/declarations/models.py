@@ -1,6 +1,123 @@
-"""Tables of this service."""
-from sqlalchemy.orm import DeclarativeBase
+"""Tables of the declarations service: the append-only event log, and the
+projections written in the same transaction as each append (and rebuilt from
+the log by `python -m services.declarations.cli rebuild`)."""
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON, BigInteger, DateTime, DDL, Index, Integer, String, UniqueConstraint, event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only makes an INTEGER PRIMARY KEY the row id (fast, compact);
+# PostgreSQL gets a 64-bit position.
+Position = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class Event(Base):
+    """One accepted declaration. Rows are only ever inserted: triggers below
+    refuse UPDATE and DELETE on both engines."""
+    __tablename__ = "events"
+    # Assigned by the store under the append lock: gap-free, in commit order.
+    position: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=False)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    stream_id: Mapped[str] = mapped_column(String(40))  # "cert_type:cert_no"
+    stream_version: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    unit_id: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict] = mapped_column(JSON)
+    meta: Mapped[dict] = mapped_column("metadata", JSON)
+    __table_args__ = (UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),)
+
+
+class Person(Base):
+    """Current state per person: what commands decide from. Equal, by
+    construction and by `verify`, to folding the person's stream."""
+    __tablename__ = "persons"
+    stream_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cert_type: Mapped[str] = mapped_column(String(2))
+    cert_no: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(10))  # active | suspended
+    unit_id: Mapped[int] = mapped_column(Integer, index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    person: Mapped[dict] = mapped_column(JSON)
+
+
+class UnitCount(Base):
+    __tablename__ = "unit_counts"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    insured_count: Mapped[int] = mapped_column(Integer)
+
+
+class UnitMonth(Base):
+    """Increase and decrease of a unit in a calendar month ("YYYY-MM") of the
+    business time zone."""
+    __tablename__ = "unit_months"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    increase: Mapped[int] = mapped_column(Integer)
+    decrease: Mapped[int] = mapped_column(Integer)
+
+
+class Record(Base):
+    """One row per declaration, visible only to the declaring unit. The
+    declared data stay in the event (record_id = event_id) and are read from
+    there for the detail view."""
+    __tablename__ = "records"
+    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    business_type: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(20))
+    cert_type: Mapped[str] = mapped_column(String(2))
+    cert_no: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(50))
+    declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    batch_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    __table_args__ = (
+        Index("ix_records_unit_position", "unit_id", "position"),
+        Index("ix_records_unit_declared", "unit_id", "declared_at"),
+    )
+
+
+class UnitSeen(Base):
+    """The latest name and credit code of each unit that declared, for event
+    payloads that name another unit (a transfer's from_unit)."""
+    __tablename__ = "units_seen"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+
+
+class Idempotency(Base):
+    """The first answer to a write sent with an Idempotency-Key."""
+    __tablename__ = "idempotency"
+    account: Mapped[str] = mapped_column(String(50), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# Projections that rebuild truncates and replays; idempotency answers and the
+# log itself are not projections.
+PROJECTIONS = (Person.__table__, UnitCount.__table__, UnitMonth.__table__,
+               Record.__table__, UnitSeen.__table__)
+
+_APPEND_ONLY = "events are append-only"
+for _op in ("UPDATE", "DELETE"):
+    event.listen(Event.__table__, "after_create", DDL(
+        f"CREATE TRIGGER events_no_{_op.lower()} BEFORE {_op} ON events "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END"
+    ).execute_if(dialect="sqlite"))
+event.listen(Event.__table__, "after_create", DDL(
+    "CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$; "
+    "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION events_append_only()"
+).execute_if(dialect="postgresql"))

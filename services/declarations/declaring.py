@@ -1,0 +1,198 @@
+"""Use cases that declare: validate, decide against the persons' current
+state, append the events and write the projections in one transaction.
+
+`declare_many` is the one path: a single declaration from the portal is a
+batch of one, and the Excel import hands it thousands of rows at once.
+"""
+import hashlib
+import json
+from datetime import date
+
+from sqlalchemy.exc import IntegrityError
+
+from common.errors import Conflict, InvalidInput
+from common.person import FIELD_LABELS, validate_change, validate_enrolment, validate_suspension
+from services.declarations import domain
+from services.declarations.domain import CHANGE, ENROL, SUSPEND, Command, Rejection
+from services.declarations.projection import Fold
+
+KINDS = (ENROL, SUSPEND, CHANGE)
+BUSINESS_TYPE_OF_KIND = {ENROL: "enrolment", SUSPEND: "suspension", CHANGE: "change"}
+_VALIDATORS = {ENROL: validate_enrolment, SUSPEND: validate_suspension, CHANGE: validate_change}
+
+INVALID = "申报信息有误，请按提示修改"
+BUSY = "该人员的信息刚刚被其他申报更新，请稍后重试"
+KEY_REUSED = "该幂等键（Idempotency-Key）已用于另一笔不同的申报"
+
+
+def business_today(now, tz):
+    return now.astimezone(tz).date()
+
+
+def _iso_dates(values):
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()}
+
+
+def prepare(kind, unit, raw, today, meta=None):
+    """A domain Command of validated, normalised data, or the Rejection
+    listing the field errors (DOMAIN.md "Validation", common/person.py)."""
+    if kind not in _VALIDATORS:
+        raise ValueError(f"unknown declaration kind {kind!r}")
+    clean, errors = _VALIDATORS[kind](raw if isinstance(raw, dict) else {}, today)
+    if errors:
+        return Rejection("invalid", INVALID, errors)
+    clean = _iso_dates(clean)
+    if kind == CHANGE:
+        clean["changes"] = _iso_dates(clean["changes"])
+    return Command(kind, _unit_ref(unit), clean, dict(meta or {}))
+
+
+def _unit_ref(unit):
+    return {"id": unit["id"], "name": unit.get("name"), "credit_code": unit.get("credit_code")}
+
+
+def answer_of(event, tz):
+    """The answer to an accepted declaration (API.md: 201 record)."""
+    data = event["data"]
+    out = {
+        "record_id": event["metadata"]["record_id"],
+        "business_type": domain.BUSINESS_TYPE[event["type"]],
+        "action": data["action"],
+        "declared_at": event["occurred_at"].astimezone(tz).isoformat(),
+        "cert_type": data["cert_type"],
+        "cert_no": data["cert_no"],
+        "name": data["name"],
+    }
+    if "before" in data:
+        out["before"], out["after"] = data["before"], data["after"]
+    return out
+
+
+def error_of(rejection):
+    status, code = (409, "conflict") if rejection.kind == "conflict" else (400, "invalid_input")
+    return {"ok": False, "status": status, "error": code,
+            "message": rejection.message, "details": rejection.details}
+
+
+def rejection_text(outcome):
+    """One line naming the fields and reasons of a refused outcome, for a
+    batch's 失败原因 column."""
+    details = outcome.get("details") or {}
+    if not details:
+        return outcome["message"]
+    parts = []
+    for key, reasons in details.items():
+        label = FIELD_LABELS.get(key.split(".")[-1], key)
+        parts.append(f"{label}：{'；'.join(reasons)}")
+    return "；".join(parts)
+
+
+def fingerprint(kind, raw):
+    body = json.dumps([kind, raw], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def declare_many(store, unit, actor, items, now, tz, batch_no=None, commit=True):
+    """Declare `items`, a list of (kind, raw data), for `unit` ({id, name,
+    credit_code}) by `actor` ({account, request_id, address}).
+
+    Each item is accepted or refused on its own; items about one person are
+    decided in order, each seeing the earlier ones. All accepted items are
+    appended in one transaction. Returns one outcome per item:
+    {"ok": True, "record": <answer>} or {"ok": False, "status": 400|409,
+    "error", "message", "details"}.
+
+    With commit=False the transaction is left open for the caller to add
+    its own rows (e.g. the batch record) and commit.
+    """
+    return _declare(store, unit, actor, items, now, tz, batch_no, None, commit)
+
+
+def declare(store, kind, unit, actor, raw, now, tz, idempotency_key=None):
+    """One declaration; its answer, or raises InvalidInput / Conflict.
+
+    With an `idempotency_key`, the first answer given to the same account
+    and key is returned again and nothing more is appended.
+    """
+    key = (idempotency_key or "").strip()[:100] or None
+    idempotency = (key, fingerprint(kind, raw)) if key else None
+    outcome = _declare(store, unit, actor, [(kind, raw)], now, tz, None, idempotency, True)[0]
+    if outcome["ok"]:
+        return outcome["record"]
+    cls = Conflict if outcome["status"] == 409 else InvalidInput
+    raise cls(outcome["message"], outcome["details"])
+
+
+def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit):
+    today = business_today(now, tz)
+    meta = {
+        "actor": (actor or {}).get("account"),
+        "request_id": (actor or {}).get("request_id"),
+        "address": (actor or {}).get("address"),
+        "batch_no": batch_no,
+    }
+    if idempotency:
+        meta["idempotency_key"] = idempotency[0]
+    prepared = [prepare(kind, unit, raw, today, meta) for kind, raw in items]
+    if idempotency is None and not any(isinstance(p, Command) for p in prepared):
+        return [error_of(p) for p in prepared]
+    for attempt in (1, 2):
+        store.begin_write()
+        try:
+            if idempotency:
+                replay = _replay(store, actor["account"], idempotency)
+                if replay is not None:
+                    store.rollback()
+                    return [replay]
+                if isinstance(prepared[0], Rejection):
+                    store.rollback()
+                    return [error_of(prepared[0])]
+            outcomes = _decide_and_append(store, prepared, now, today, tz)
+            if idempotency and outcomes[0]["ok"]:
+                store.save_answer(actor["account"], idempotency[0], idempotency[1],
+                                  outcomes[0]["record"], now)
+            if commit:
+                store.commit()
+            return outcomes
+        except IntegrityError as exc:
+            store.rollback()
+            if not _lost_race(exc):
+                raise
+            # Another writer appended to one of these persons (or answered
+            # this idempotency key) since we read: decide again, once.
+            if attempt == 2:
+                raise Conflict(BUSY) from None
+
+
+def _lost_race(exc):
+    text = str(getattr(exc, "orig", exc))
+    return "stream_version" in text or "idempotency" in text
+
+
+def _replay(store, account, idempotency):
+    key, print_ = idempotency
+    stored = store.answer(account, key)
+    if stored is None:
+        return None
+    if stored.fingerprint != print_:
+        store.rollback()
+        raise Conflict(KEY_REUSED, {"Idempotency-Key": [KEY_REUSED]})
+    return {"ok": True, "record": stored.response}
+
+
+def _decide_and_append(store, prepared, now, today, tz):
+    commands = [p for p in prepared if isinstance(p, Command)]
+    states = store.person_states(c.stream_id for c in commands)
+    units = store.units(s["unit_id"] for s in states.values())
+    decided, _ = domain.decide_many(commands, states, units, now, today)
+    events = [d for d in decided if isinstance(d, dict)]
+    store.append(events, Fold(tz, persons=states))
+    by_command = iter(decided)
+    outcomes = []
+    for p in prepared:
+        result = next(by_command) if isinstance(p, Command) else p
+        if isinstance(result, Rejection):
+            outcomes.append(error_of(result))
+        else:
+            outcomes.append({"ok": True, "record": answer_of(result, tz)})
+    return outcomes

@@ -1,0 +1,279 @@
+"""Storage API of the declarations service: the event log, the projections
+and the idempotency answers. Every read and write of its tables is here.
+
+Appends are serialised: on SQLite by `begin_write` (BEGIN IMMEDIATE takes the
+database's write lock), on PostgreSQL by a transaction-scoped advisory lock
+taken in `append` before the next position is read. Either way the lock is
+held until commit, so positions are gap-free and in commit order: a reader
+that resumes after position N never misses an event that commits later.
+"""
+import json
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services.declarations.models import (
+    Event, Idempotency, Person, Record, UnitCount, UnitMonth, UnitSeen,
+)
+
+# pg_advisory_xact_lock key of the append lock ("EDT1").
+APPEND_LOCK = 0x45445431
+# Rows per IN (...) list.
+_CHUNK = 500
+
+EVENT_COLUMNS = ("position", "event_id", "stream_id", "stream_version", "type",
+                 "unit_id", "occurred_at", "data", "metadata")
+_EVENTS_AFTER = text(
+    "SELECT position, event_id, stream_id, stream_version, type, unit_id, occurred_at, "
+    "data, metadata FROM events WHERE position > :after ORDER BY position LIMIT :limit"
+)
+
+
+def utc(dt):
+    """Every time stored here is UTC; SQLite gives it back naive, PostgreSQL
+    in the session's zone."""
+    if dt is None:
+        return None
+    if isinstance(dt, str):
+        dt = datetime.fromisoformat(dt)
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def json_value(value):
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def event_from_row(row):
+    """An event dict from a raw (driver-typed) row of EVENT_COLUMNS."""
+    position, event_id, sid, version, type_, unit_id, occurred_at, data, meta = row
+    return {
+        "position": position, "event_id": event_id, "stream_id": sid,
+        "stream_version": version, "type": type_, "unit_id": unit_id,
+        "occurred_at": utc(occurred_at), "data": json_value(data), "metadata": json_value(meta),
+    }
+
+
+def read_events(conn, after=0, limit=1000):
+    """Events after `after` in position order, at most `limit`."""
+    rows = conn.execute(_EVENTS_AFTER, {"after": after, "limit": limit})
+    return [event_from_row(row) for row in rows]
+
+
+def iter_events(conn, after=0, chunk=10000):
+    """Every event after `after`, in position order, read in chunks (keyset
+    paging: each chunk is one short query)."""
+    while True:
+        rows = conn.execute(_EVENTS_AFTER, {"after": after, "limit": chunk}).all()
+        if not rows:
+            return
+        yield [event_from_row(row) for row in rows]
+        after = rows[-1][0]
+
+
+def append(conn, events):
+    """Insert `events` (dicts without positions) at the end of the log and
+    set their `position`. Must run inside the caller's write transaction,
+    which the lock protects until it commits or rolls back.
+
+    A stream_version already taken raises IntegrityError: another writer
+    appended to that person since the caller read its state.
+    """
+    if not events:
+        return events
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+    last = conn.scalar(select(func.max(Event.position))) or 0
+    for offset, event in enumerate(events, 1):
+        event["position"] = last + offset
+    conn.execute(insert(Event.__table__), [{c: event[c] for c in EVENT_COLUMNS} for event in events])
+    return events
+
+
+def _insert_for(conn):
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+def upsert(conn, table, rows, keys, update):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET `update(table, excluded)`."""
+    if not rows:
+        return
+    stmt = _insert_for(conn)(table)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(table, stmt.excluded))
+    conn.execute(stmt, rows)
+
+
+def person_row(state):
+    return {
+        "stream_id": state["stream_id"], "cert_type": state["cert_type"],
+        "cert_no": state["cert_no"], "status": state["status"], "unit_id": state["unit_id"],
+        "version": state["version"], "since": state["since"], "person": state["person"],
+    }
+
+
+def state_of(row):
+    return {
+        "stream_id": row.stream_id, "cert_type": row.cert_type, "cert_no": row.cert_no,
+        "status": row.status, "unit_id": row.unit_id, "version": row.version,
+        "since": utc(row.since), "person": json_value(row.person),
+    }
+
+
+def write_fold(conn, fold, additive=True):
+    """Write what a projection.Fold folded. `additive`: counts and month
+    figures are added to the stored ones (the live path); otherwise the
+    tables are assumed empty (rebuild)."""
+    counts = [{"unit_id": u, "insured_count": n} for u, n in fold.counts.items()]
+    months = [{"unit_id": u, "month": m, "increase": inc, "decrease": dec}
+              for (u, m), (inc, dec) in fold.months.items()]
+    persons = [person_row(fold.persons[sid]) for sid in (fold.touched if additive else fold.persons)]
+    units = [{"unit_id": u, "name": unit.get("name"), "credit_code": unit.get("credit_code")}
+             for u, unit in fold.units.items()]
+    if additive:
+        upsert(conn, UnitCount.__table__, counts, ["unit_id"],
+               lambda t, x: {"insured_count": t.c.insured_count + x.insured_count})
+        upsert(conn, UnitMonth.__table__, months, ["unit_id", "month"],
+               lambda t, x: {"increase": t.c.increase + x.increase, "decrease": t.c.decrease + x.decrease})
+        upsert(conn, Person.__table__, persons, ["stream_id"],
+               lambda t, x: {c: getattr(x, c) for c in ("status", "unit_id", "version", "since", "person")})
+        upsert(conn, UnitSeen.__table__, units, ["unit_id"],
+               lambda t, x: {"name": x.name, "credit_code": x.credit_code})
+    else:
+        for table, rows in ((UnitCount, counts), (UnitMonth, months), (Person, persons), (UnitSeen, units)):
+            if rows:
+                conn.execute(insert(table.__table__), rows)
+    records = fold.take_records()
+    if records:
+        conn.execute(insert(Record.__table__), records)
+
+
+class DeclarationsStore:
+    def __init__(self, session):
+        self.session = session
+
+    @property
+    def conn(self):
+        return self.session.connection()
+
+    def commit(self):
+        self.session.commit()
+
+    def rollback(self):
+        self.session.rollback()
+
+    def begin_write(self):
+        """Start a write transaction: on SQLite BEGIN IMMEDIATE, so that what
+        is read to decide cannot be changed by another writer before the
+        append; on PostgreSQL an ordinary READ COMMITTED transaction, the
+        version check of the append catching a concurrent writer."""
+        if not self.session.in_transaction():
+            self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+    # deciding
+    def person_states(self, stream_ids):
+        """{stream_id: state} of the persons of `stream_ids` ever declared."""
+        ids = sorted(set(stream_ids))
+        out = {}
+        for start in range(0, len(ids), _CHUNK):
+            rows = self.session.execute(
+                select(Person).where(Person.stream_id.in_(ids[start:start + _CHUNK]))).scalars()
+            out.update((row.stream_id, state_of(row)) for row in rows)
+        return out
+
+    def units(self, unit_ids):
+        ids = sorted(set(unit_ids))
+        out = {}
+        for start in range(0, len(ids), _CHUNK):
+            rows = self.session.execute(
+                select(UnitSeen).where(UnitSeen.unit_id.in_(ids[start:start + _CHUNK]))).scalars()
+            out.update((r.unit_id, {"id": r.unit_id, "name": r.name, "credit_code": r.credit_code})
+                       for r in rows)
+        return out
+
+    # appending
+    def append(self, events, fold):
+        """Append `events` and write `fold` (over the same events) in this
+        transaction."""
+        append(self.conn, events)
+        fold.apply_all(events)
+        write_fold(self.conn, fold, additive=True)
+
+    # idempotency
+    def answer(self, account, key):
+        return self.session.get(Idempotency, (account, key))
+
+    def save_answer(self, account, key, fingerprint, response, now):
+        self.session.add(Idempotency(account=account, key=key, fingerprint=fingerprint,
+                                     response=response, created_at=now))
+        self.session.flush()
+
+    # unit figures
+    def insured_count(self, unit_id):
+        return self.session.scalar(
+            select(UnitCount.insured_count).where(UnitCount.unit_id == unit_id)) or 0
+
+    def months_from(self, unit_id, first_month):
+        """(insured at the end of the month before `first_month`,
+        {month: (increase, decrease)} from `first_month` on)."""
+        base = self.session.execute(
+            select(func.coalesce(func.sum(UnitMonth.increase - UnitMonth.decrease), 0))
+            .where(UnitMonth.unit_id == unit_id, UnitMonth.month < first_month)).scalar()
+        rows = self.session.execute(
+            select(UnitMonth.month, UnitMonth.increase, UnitMonth.decrease)
+            .where(UnitMonth.unit_id == unit_id, UnitMonth.month >= first_month)).all()
+        return int(base or 0), {m: (inc, dec) for m, inc, dec in rows}
+
+    # records
+    def records(self, unit_id, offset, limit, business_type=None, start=None, end=None,
+                name=None, cert_nos=None, batch_no=None):
+        """(total, rows) of a unit's records, newest first. `start`/`end` are
+        UTC instants (end exclusive); `cert_nos` any of several spellings."""
+        where = [Record.unit_id == unit_id]
+        if business_type:
+            where.append(Record.business_type == business_type)
+        if start is not None:
+            where.append(Record.declared_at >= start)
+        if end is not None:
+            where.append(Record.declared_at < end)
+        if name:
+            where.append(Record.name == name)
+        if cert_nos:
+            where.append(Record.cert_no.in_(cert_nos))
+        if batch_no:
+            where.append(Record.batch_no == batch_no)
+        total = self.session.scalar(select(func.count()).select_from(Record).where(*where))
+        rows = self.session.execute(
+            select(Record).where(*where).order_by(Record.position.desc())
+            .offset(offset).limit(limit)).scalars().all()
+        return total, rows
+
+    def record(self, unit_id, record_id):
+        """(record, event) of one of the unit's records, or None."""
+        row = self.session.execute(
+            select(Record).where(Record.record_id == record_id, Record.unit_id == unit_id)
+        ).scalar()
+        if row is None:
+            return None
+        event = read_events(self.conn, row.position - 1, 1)[0]
+        return row, event
+
+    # the log, for consumers
+    def events_after(self, after, limit):
+        return read_events(self.conn, after, limit)
+
+    def last_position(self):
+        return self.session.scalar(select(func.max(Event.position))) or 0
+
+
+def day_bounds(day_from, day_to, tz):
+    """UTC instants [start, end) of the business-zone days `day_from` ..
+    `day_to` (either may be None)."""
+    start = end = None
+    if day_from is not None:
+        start = datetime.combine(day_from, datetime.min.time(), tz).astimezone(timezone.utc)
+    if day_to is not None:
+        end = datetime.combine(day_to + timedelta(days=1), datetime.min.time(), tz).astimezone(timezone.utc)
+    return start, end
