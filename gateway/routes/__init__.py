@@ -9,6 +9,8 @@ MODULES = [
     "unit",
     "admin",
     "notices",
+    "residents",
+    "events",
 ]
 
 ALL = tuple(importlib.import_module(f"gateway.routes.{name}") for name in MODULES)

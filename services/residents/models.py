@@ -1,6 +1,82 @@
-"""Tables of this service."""
-from sqlalchemy.orm import DeclarativeBase
+"""Tables of the residents service: the roster projection of the declaration
+log, each person's history per unit, and the position of the last event
+applied (written in the same transaction as the rows it explains)."""
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+# Log positions: 64-bit on PostgreSQL, as in the declarations log.
+Position = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class Resident(Base):
+    """A person's current state: one row per person on the whole platform.
+
+    `unit_id` is the unit the person is active or suspended in; a transfer
+    moves the row, so a unit's roster lists only its own residents."""
+    __tablename__ = "residents"
+    cert_type: Mapped[str] = mapped_column(String(2), primary_key=True)
+    cert_no: Mapped[str] = mapped_column(String(30), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(50))
+    gender: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    nation: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    hukou_address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    remark: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    status: Mapped[str] = mapped_column(String(10))  # active | suspended
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Position of the event that set `status`: orders persons of equal `since`.
+    status_position: Mapped[int] = mapped_column(Position)
+    suspension_reason: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    updated_position: Mapped[int] = mapped_column(Position)
+    __table_args__ = (
+        Index("ix_residents_unit_since", "unit_id", "since", "status_position"),
+        Index("ix_residents_unit_cert_no", "unit_id", "cert_no"),
+        Index("ix_residents_unit_name", "unit_id", "name"),
+        Index("ix_residents_unit_status_since", "unit_id", "status", "since", "status_position"),
+    )
+
+
+class ResidentHistory(Base):
+    """What happened to a person in one unit: one row per event and unit.
+
+    A transfer gives two rows: `transfer_in` for the new unit and
+    `transfer_out` (without the new unit's identity) for the old one."""
+    __tablename__ = "resident_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Position)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    cert_type: Mapped[str] = mapped_column(String(2))
+    cert_no: Mapped[str] = mapped_column(String(30))
+    # new_enrolment | transfer_in | resume | suspension | change | transfer_out
+    kind: Mapped[str] = mapped_column(String(20))
+    event_type: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(36))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    record_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    batch_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # When this service applied the event: the projection's delay, measured.
+    projected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint("position", "unit_id", name="uq_resident_history_position_unit"),
+        Index("ix_resident_history_person", "unit_id", "cert_type", "cert_no", "position"),
+    )
+
+
+class Checkpoint(Base):
+    """The last position of the declaration log applied to these tables."""
+    __tablename__ = "residents_checkpoint"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Position)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

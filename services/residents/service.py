@@ -1,6 +1,65 @@
 """Nameko entrypoints of the residents service."""
+import base64
+import tempfile
+from datetime import datetime
+
+from nameko.dependency_providers import Config
+from nameko.messaging import consume
+from nameko.rpc import rpc
+
+from common.db import Database
+from common.errors import EXPECTED
 from common.service import PlatformService
+from services.residents import export, feed, roster
+from services.residents.store import RosterStore, utcnow
+from services.residents.subscription import (
+    ROSTER_QUEUE, DeclarationsLog, Serial, catch_up_timer, deferred_to_catch_up, observe_delay,
+)
 
 
 class ResidentsService(PlatformService):
     name = "residents"
+    store = Database(RosterStore)
+    log = DeclarationsLog()
+    serial = Serial()
+    config = Config()
+
+    # the projection of the declaration log
+    @consume(ROSTER_QUEUE, requeue_on_error=True)
+    def on_declaration_event(self, event):
+        with self.serial, deferred_to_catch_up():
+            feed.receive(self.store, event, self.log.events_after, utcnow(), observe_delay)
+
+    @catch_up_timer
+    def catch_up(self):
+        with self.serial, deferred_to_catch_up():
+            feed.catch_up(self.store, self.log.events_after, utcnow(), observe_delay)
+
+    # the roster of a unit
+    @rpc(expected_exceptions=EXPECTED)
+    def roster(self, unit_id, filters=None, page=1, size=20):
+        return roster.roster(self.store, unit_id, filters, page, size)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def person(self, unit_id, cert_type, cert_no):
+        return roster.person(self.store, unit_id, cert_type, cert_no)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def lookup(self, unit_id, cert_type, cert_no, name=None):
+        today = datetime.now(roster.BUSINESS_TZ).date()
+        return roster.lookup(self.store, unit_id, cert_type, cert_no, name, today)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def export_roster(self, unit_id, filters=None):
+        """The filtered roster as .xlsx: {rows, content (base64)}."""
+        rows = self.store.roster_stream(unit_id, **roster.filters_of(filters))
+        with tempfile.TemporaryFile() as f:
+            count = export.write_roster(rows, f)
+            f.seek(0)
+            content = base64.b64encode(f.read()).decode("ascii")
+        return {"rows": count, "content": content}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def checkpoint(self):
+        """The last log position applied to the roster."""
+        return self.store.checkpoint()

@@ -1,0 +1,86 @@
+"""The unit's roster (人员列表): list and search, one person with history,
+the lookup the enrolment form asks first, and the roster as Excel. The unit
+is always the caller's (from the token), never a parameter."""
+import base64
+import os
+from datetime import datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from flask import Response, g
+
+from gateway.api import Blueprint
+from gateway.schemas.residents import (
+    LookupArgs, LookupSchema, PersonSchema, RosterArgs, RosterFilterArgs, RosterPageSchema,
+)
+from gateway.security import unit_id
+from gateway.services import rpc
+
+blp = Blueprint("residents", __name__, url_prefix="/api/residents", description="The unit's roster")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILTERS = ("cert_no", "name", "status", "cert_type")
+
+
+def _filters(args):
+    return {key: args[key] for key in FILTERS if args.get(key)}
+
+
+@blp.route("", methods=["GET"])
+@blp.secured("unit")
+@blp.arguments(RosterArgs, location="query")
+@blp.response(200, RosterPageSchema)
+@blp.errors(400, 401, 403)
+def list_residents(args):
+    """The unit's roster, newest first: exact search by 证件号码 (`cert_no`)
+    and 姓名 (`name`), filter by `status` (active, suspended), paged."""
+    return rpc().residents.roster(unit_id(), _filters(args), args["page"], args["size"])
+
+
+@blp.route("/lookup", methods=["GET"])
+@blp.secured("unit")
+@blp.arguments(LookupArgs, location="query")
+@blp.response(200, LookupSchema)
+@blp.errors(400, 401, 403)
+def lookup(args):
+    """What enrolling this person would be: new enrolment, transfer-in,
+    resume, or refused (action null, with the reason). The person's data
+    only when `name` matches; never another unit's data."""
+    return rpc().residents.lookup(unit_id(), args["cert_type"], args["cert_no"], args.get("name"))
+
+
+def export_file_name(unit_name, today):
+    return f"{unit_name}_参保人员名单_{today:%Y%m%d}.xlsx"
+
+
+def content_disposition(file_name, fallback):
+    """attachment with an ASCII `filename` and the real name as RFC 5987
+    `filename*` (UTF-8, percent-encoded), which browsers prefer."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+@blp.route("/export", methods=["GET"])
+@blp.secured("unit")
+@blp.arguments(RosterFilterArgs, location="query")
+@blp.response(200, description="the roster as .xlsx (attachment)", content_type=XLSX)
+@blp.doc(responses={"200": {"description": "the roster as .xlsx (attachment)", "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
+@blp.errors(400, 401, 403)
+def export(args):
+    """The filtered roster as an Excel file (same filters as the list)."""
+    result = rpc().residents.export_roster(unit_id(), _filters(args))
+    today = datetime.now(ZoneInfo(os.environ.get("BUSINESS_TZ", "Asia/Shanghai"))).date()
+    name = export_file_name(g.principal["unit"]["name"], today)
+    response = Response(base64.b64decode(result["content"]), mimetype=XLSX)
+    response.headers["Content-Disposition"] = content_disposition(name, f"residents-{today:%Y%m%d}.xlsx")
+    response.headers["X-Row-Count"] = str(result["rows"])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("/<cert_type>/<cert_no>", methods=["GET"])
+@blp.secured("unit")
+@blp.response(200, PersonSchema)
+@blp.errors(401, 403, 404)
+def person(cert_type, cert_no):
+    """One person of the unit: personal data and history in this unit."""
+    return rpc().residents.person(unit_id(), cert_type, cert_no)

@@ -1,0 +1,197 @@
+"""The outbox relay: publishes the declaration log on the broker.
+
+The log is the outbox. The relay reads the events after its checkpoint,
+publishes each on the topic exchange `declarations.events` (the exchange
+Nameko's `@event_handler("declarations", type)` binds to) with the event type
+as routing key, as a persistent JSON message with publisher confirms and the
+`mandatory` flag, and advances its checkpoint only over events the broker
+confirmed. A crash between publish and checkpoint publishes an event again:
+delivery is at least once, and consumers drop what they already applied.
+
+One instance publishes at a time, however many declarations instances run:
+the relay holds a lease (a row of `relay_state`); the others wait until it
+lapses. Before publishing, the relay declares the durable queues of the
+platform's own consumers (PLATFORM_QUEUES), so an event published while a
+consumer is down, or before it ever started, waits in its queue.
+
+Runs in the declarations process, beside DeclarationsService:
+
+    nameko run ... services.declarations.service:DeclarationsService \\
+                   services.declarations.relay:OutboxRelay
+"""
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+
+from kombu import Exchange, Queue, binding
+from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.constants import PERSISTENT
+from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
+
+from common.db import Database
+from common.events import EXCHANGE
+from services.declarations.relay_store import RelayStore, utcnow
+
+log = logging.getLogger(__name__)
+
+EXCHANGE_NAME = EXCHANGE  # common/events.py: the contract's one spelling
+# Every event type: a queue bound with "#" sees every position of the log,
+# so its checkpoint moves on without gaps whatever types are added later.
+ALL_TYPES = "#"
+
+# The durable queues of the platform's own consumers, declared by the relay
+# before it publishes. Downstream systems may add theirs with the
+# RELAY_SUBSCRIBER_QUEUES setting (comma-separated names, bound to all types).
+PLATFORM_QUEUES = {"residents": "evt-declarations--residents.roster"}
+
+DEFAULTS = {
+    "RELAY_INTERVAL": 0.05,  # seconds between looks at the log when idle
+    "RELAY_BATCH": 500,  # events read per query
+    "RELAY_LEASE_SECONDS": 15,  # how long a silent publisher keeps the lease
+}
+
+
+def event_exchange():
+    """The exchange as Nameko declares it for the `declarations` service."""
+    return Exchange(EXCHANGE_NAME, type="topic", durable=True, delivery_mode=PERSISTENT)
+
+
+def subscriber_queue(name, routing_keys=(ALL_TYPES,)):
+    """A durable queue bound to `declarations.events` with `routing_keys`."""
+    exchange = event_exchange()
+    return Queue(
+        name, durable=True, auto_delete=False,
+        bindings=[binding(exchange, routing_key=key) for key in routing_keys],
+    )
+
+
+def _setting(config, key):
+    value = config.get(key)
+    if value in (None, ""):
+        value = os.environ.get(key, DEFAULTS.get(key))
+    return value
+
+
+class LeaseLost(Exception):
+    """Another relay instance holds the lease now."""
+
+
+def relay_pending(store, publish, clock, lease, batch=500, budget=10.0):
+    """Publish what the log holds after the checkpoint, in position order.
+
+    `store` is a RelayStore, `publish(event)` returns once the broker
+    confirmed, `clock()` gives the UTC time, `lease` is a timedelta. Stops
+    after `budget` seconds (the lease is renewed per batch). Returns the
+    number of events published; raises what publishing raised, after
+    moving the checkpoint over what was confirmed."""
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < budget:
+        position = store.claim(clock(), lease)
+        if position is None:
+            return sent
+        events = store.events_after(position, batch)
+        if not events:
+            return sent
+        confirmed = position
+        try:
+            for event in events:
+                publish(event)
+                confirmed = event["position"]
+                sent += 1
+        finally:
+            if confirmed > position and not store.advance(confirmed, clock()):
+                raise LeaseLost(f"lease lost after publishing up to {confirmed}")
+        if len(events) < batch:
+            return sent
+    return sent
+
+
+class EventPublisher(DependencyProvider):
+    """`publish(event)`: one confirmed, persistent, mandatory message on
+    `declarations.events`, the platform's queues declared first."""
+
+    retry_policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
+
+    def setup(self):
+        config = self.container.config
+        extra = [q.strip() for q in str(_setting(config, "RELAY_SUBSCRIBER_QUEUES") or "").split(",")]
+        names = list(PLATFORM_QUEUES.values()) + [q for q in extra if q]
+        self.exchange = event_exchange()
+        self.publisher = Publisher(
+            config["AMQP_URI"], use_confirms=True, mandatory=True,
+            serializer="json", delivery_mode=PERSISTENT,
+            declare=[self.exchange] + [subscriber_queue(n) for n in names],
+            retry=True, retry_policy=self.retry_policy,
+            transport_options={**self.retry_policy, "confirm_publish": True},
+        )
+
+    def get_dependency(self, worker_ctx):
+        return self.publish
+
+    def publish(self, event):
+        self.publisher.publish(
+            event, exchange=self.exchange, routing_key=event["type"],
+            message_id=str(event["event_id"]),
+            headers={"position": event["position"], "event_type": event["type"]},
+        )
+
+
+class RelayDatabase(Database):
+    """The declarations database, seen by the relay as a RelayStore that
+    knows this instance's lease holder id; gives the lease up on stop."""
+
+    def __init__(self, **kwargs):
+        super().__init__(RelayStore, **kwargs)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def get_dependency(self, worker_ctx):
+        session = self.Session()
+        self.sessions[worker_ctx] = session
+        return RelayStore(session, self.holder)
+
+    def stop(self):
+        session = self.Session()
+        try:
+            RelayStore(session, self.holder).release(utcnow())
+        except Exception:  # the database may be gone; the lease then lapses
+            log.warning("could not release the relay lease", exc_info=True)
+        finally:
+            session.close()
+        super().stop()
+
+
+class RelayTimer(Timer):
+    """Fires at start, then RELAY_INTERVAL seconds after each run ended."""
+
+    def __init__(self, **kwargs):
+        super().__init__(interval=DEFAULTS["RELAY_INTERVAL"], eager=True, **kwargs)
+
+    def setup(self):
+        self.interval = float(_setting(self.container.config, "RELAY_INTERVAL"))
+        super().setup()
+
+
+class OutboxRelay:
+    name = "declarations_relay"
+    store = RelayDatabase()
+    publish = EventPublisher()
+    config = Config()
+
+    @RelayTimer.decorator
+    def relay(self):
+        lease = timedelta(seconds=float(_setting(self.config, "RELAY_LEASE_SECONDS")))
+        batch = int(_setting(self.config, "RELAY_BATCH"))
+        try:
+            relay_pending(self.store, self.publish, utcnow, lease, batch)
+        except LeaseLost as error:
+            log.warning("relay: %s", error)
+        except UndeliverableMessage:
+            log.error("relay: an event could not be routed to any queue; will retry")
+        except Exception as error:  # the broker is down or went away
+            log.warning("relay: publishing failed (%s: %s); will retry", type(error).__name__, error)

@@ -1,0 +1,112 @@
+"""Storage of the outbox relay: its checkpoint and lease (one row of
+`relay_state`) and the events after the checkpoint, read from the log.
+
+The lease makes one relay instance the publisher however many declarations
+instances run: an instance publishes only while it holds an unexpired lease,
+and its checkpoint write is fenced by the holder, so an instance that lost
+the lease cannot move the checkpoint."""
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select, update
+
+from common.events import payload
+from services.declarations.models import Base, Event
+from services.declarations.store import read_events
+
+from sqlalchemy import DateTime, String, Integer  # noqa: E402  (moves to models.py)
+from sqlalchemy.orm import Mapped, mapped_column  # noqa: E402
+
+
+class RelayState(Base):
+    """The outbox relay's checkpoint and lease (services/declarations/relay.py):
+    one row per relay, named after the exchange it feeds."""
+    __tablename__ = "relay_state"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+RELAY = "declarations.events"  # the name of the one row: the exchange it feeds
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def aware(dt):
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+class RelayStore:
+    def __init__(self, session, holder):
+        self.session = session
+        self.holder = holder
+
+    def _row(self, lock=False):
+        query = select(RelayState).where(RelayState.name == RELAY)
+        return self.session.scalar(query.with_for_update() if lock else query)
+
+    def claim(self, now, ttl):
+        """The checkpoint if this instance holds (or now takes) the lease,
+        else None. The lease is renewed when half of it has run out; while
+        it is fresh this is a read only, so an idle relay does not write."""
+        row = self._row()
+        ours = row is not None and row.holder == self.holder
+        if ours and aware(row.lease_until) - now > ttl / 2:
+            position = row.position
+            self.session.rollback()
+            return position
+        self.session.rollback()
+        self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        row = self._row(lock=True)
+        if row is None:
+            row = RelayState(name=RELAY, position=0, updated_at=now)
+            self.session.add(row)
+        elif row.holder not in (None, self.holder) and aware(row.lease_until) > now:
+            self.session.rollback()
+            return None
+        row.holder, row.lease_until = self.holder, now + ttl
+        position = row.position
+        self.session.commit()
+        return position
+
+    def advance(self, position, now):
+        """Move the checkpoint to `position`; False when this instance no
+        longer holds the lease (and so must stop publishing)."""
+        result = self.session.execute(
+            update(RelayState)
+            .where(RelayState.name == RELAY, RelayState.holder == self.holder,
+                   RelayState.position < position)
+            .values(position=position, updated_at=now)
+        )
+        self.session.commit()
+        return result.rowcount == 1
+
+    def release(self, now):
+        """Give the lease up (on stop), so another instance takes over at once."""
+        self.session.execute(
+            update(RelayState)
+            .where(RelayState.name == RELAY, RelayState.holder == self.holder)
+            .values(holder=None, lease_until=now)
+        )
+        self.session.commit()
+
+    def events_after(self, after, limit):
+        """The events after `after` in the payload shape of API.md."""
+        events = [payload(e) for e in read_events(self.session.connection(), after, limit)]
+        self.session.rollback()
+        return events
+
+    def last_position(self):
+        position = self.session.scalar(select(func.max(Event.position)))
+        self.session.rollback()
+        return position or 0
+
+    def state(self):
+        row = self._row()
+        self.session.rollback()
+        return row

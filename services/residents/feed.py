@@ -1,0 +1,129 @@
+"""Follows the declaration log in position order, exactly once.
+
+Events arrive from the broker at least once and, across restarts and
+several instances, not always in order. The checkpoint (the last position
+applied) is written in the transaction that applies the events, so:
+
+- an event at or below the checkpoint is a duplicate: acknowledged, no effect;
+- an event above checkpoint + 1 reveals a gap: the missing range is pulled
+  from declarations (`fetch(after, limit)`, the `events_after` RPC) and
+  applied first, in order;
+- `catch_up` pulls everything after the checkpoint (on start, and now and
+  then, so that even a lost last message is found).
+
+`fetch` returns the events after a position, in order, at most `limit`.
+"""
+import logging
+
+from common.logs import mask_cert_no
+from services.residents.projection import apply_event, person_key
+
+log = logging.getLogger(__name__)
+
+PAGE = 500
+
+
+class GapNotFilled(Exception):
+    """The log did not return the events a gap needs (yet)."""
+
+
+class NotAnEvent(ValueError):
+    """A message without a log position: not something this feed applies."""
+
+
+def _items(answer):
+    # events_after answers a list, or {"items": [...], "next_after": N}.
+    return answer["items"] if isinstance(answer, dict) else list(answer)
+
+
+def position_of(event):
+    position = event.get("position") if isinstance(event, dict) else None
+    if isinstance(position, bool) or not isinstance(position, int) or position < 1:
+        raise NotAnEvent(f"no valid position in a {type(event).__name__} message")
+    return position
+
+
+def apply_in_order(store, events, now, observe=None):
+    """Apply the consecutive run of `events` that follows the checkpoint, in
+    one transaction with the new checkpoint. Returns (applied, checkpoint).
+
+    Events at or below the checkpoint are skipped; the run stops at the
+    first gap, which the caller fills and offers again."""
+    try:
+        mark = store.begin_apply()
+        position = mark.position
+        applied = 0
+        for event in sorted(events, key=position_of):
+            at = position_of(event)
+            if at <= position:
+                continue
+            if at != position + 1:
+                break
+            apply_event(store, event, now)
+            position = at
+            applied += 1
+            if observe:
+                observe(event)
+        if applied:
+            mark.position, mark.updated_at = position, now
+        store.commit()
+        return applied, position
+    except BaseException:
+        store.rollback()
+        raise
+
+
+def fetch_range(fetch, after, upto, page=PAGE):
+    """The events after `after` up to and including `upto`, in order."""
+    events = []
+    while after < upto:
+        batch = [e for e in _items(fetch(after, min(page, upto - after))) if position_of(e) > after]
+        if not batch:
+            break
+        batch.sort(key=position_of)
+        for event in batch:
+            if position_of(event) <= upto:
+                events.append(event)
+        after = position_of(batch[-1])
+    return events
+
+
+def receive(store, event, fetch, now, observe=None):
+    """Handle one event delivered by the broker. Returns how many events
+    were applied (0 for a duplicate; more than 1 when a gap was filled)."""
+    at = position_of(event)
+    total = 0
+    for _attempt in range(5):
+        position = store.checkpoint()
+        if at <= position:
+            if total == 0:
+                log.info("event %s is at or below checkpoint %s: duplicate, ignored", at, position)
+            return total
+        pending = [event]
+        if at > position + 1:
+            log.info("gap before event %s (checkpoint %s): fetching %s events",
+                     at, position, at - position - 1)
+            pending = fetch_range(fetch, position, at - 1) + [event]
+        applied, position = apply_in_order(store, pending, now, observe)
+        total += applied
+        if position >= at:
+            return total
+    cert_type, cert_no = person_key(event)
+    raise GapNotFilled(
+        f"event {at} ({cert_type}:{mask_cert_no(cert_no)}) still follows a gap after {position}")
+
+
+def catch_up(store, fetch, now, observe=None, page=PAGE):
+    """Apply everything the log has after the checkpoint. Returns the count."""
+    total = 0
+    while True:
+        position = store.checkpoint()
+        events = sorted(_items(fetch(position, page)), key=position_of)
+        if not events:
+            return total
+        applied, new_position = apply_in_order(store, events, now, observe)
+        total += applied
+        if new_position == position:
+            # The log answered, but not with position + 1: a hole in the log
+            # itself must not make us spin.
+            raise GapNotFilled(f"the log has no event after {position} but has later ones")

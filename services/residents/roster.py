@@ -1,0 +1,194 @@
+"""Use cases of the residents service as plain functions over a RosterStore:
+a unit's roster, one person of it, and the lookup the enrolment form asks
+before a declaration. A unit only ever sees its own residents; of a person
+elsewhere it learns the status, and the person's data only when it gave the
+right name."""
+import os
+from zoneinfo import ZoneInfo
+
+from common import codes
+from common.errors import InvalidInput, NotFound
+from common.identity import InvalidCertNo, check_cert_no, normalise_cert_no
+from common.person import clean_name
+from services.residents.store import aware
+
+BUSINESS_TZ = ZoneInfo(os.environ.get("BUSINESS_TZ", "Asia/Shanghai"))
+STATUSES = ("active", "suspended")
+
+# What the form learns from a lookup: (action, message) per status.
+LOOKUP = {
+    "none": ("new_enrolment", "该人员未在平台参保，提交后办理新参保"),
+    "active_here": (None, "该人员已在本单位正常参保"),
+    "suspended_here": ("resume", "该人员在本单位暂停参保，提交后办理恢复参保"),
+    "active_elsewhere": ("transfer_in", "该人员正在其他单位参保，提交后办理调入，原单位同时减员"),
+    "suspended_elsewhere": ("transfer_in", "该人员在其他单位暂停参保，提交后办理调入"),
+}
+NAME_MISMATCH = "；所填姓名与平台登记的不一致，请核对"
+
+# Of a person of another unit, the form may prefill only who the person is;
+# contact details and addresses stay with the unit that collected them.
+IDENTITY_FIELDS = ("cert_type", "cert_no", "name", "gender", "birth_date", "nation")
+
+
+def local_time(dt):
+    return aware(dt).astimezone(BUSINESS_TZ).isoformat() if dt else None
+
+
+def person_dict(row, identity_only=False):
+    out = {
+        "cert_type": row.cert_type,
+        "cert_no": row.cert_no,
+        "name": row.name,
+        "gender": row.gender,
+        "birth_date": row.birth_date.isoformat() if row.birth_date else None,
+        "nation": row.nation,
+    }
+    if identity_only:
+        return out
+    out.update({
+        "phone": row.phone,
+        "category": row.category,
+        "hukou_address": row.hukou_address,
+        "address": row.address,
+        "remark": row.remark,
+        "status": row.status,
+        "since": local_time(row.since),
+        "suspension_reason": row.suspension_reason,
+    })
+    return out
+
+
+def roster_item(row):
+    """A roster line: the API.md fields plus labels for display."""
+    return {
+        "cert_type": row.cert_type,
+        "cert_no": row.cert_no,
+        "name": row.name,
+        "gender": row.gender,
+        "birth_date": row.birth_date.isoformat() if row.birth_date else None,
+        "nation": row.nation,
+        "phone": row.phone,
+        "category": row.category,
+        "status": row.status,
+        "since": local_time(row.since),
+        "cert_type_label": codes.label(codes.CERT_TYPES, row.cert_type),
+        "gender_label": codes.label(codes.GENDERS, row.gender),
+        "nation_label": codes.label(codes.NATIONS, row.nation),
+        "category_label": codes.label(codes.CATEGORIES, row.category),
+        "status_label": codes.STATUS.get(row.status),
+    }
+
+
+def search_name(name):
+    """A name as the register keeps it, for an exact search; what cannot be
+    a name is searched as typed (and finds nobody)."""
+    if not name or not str(name).strip():
+        return None
+    try:
+        return clean_name(name)
+    except ValueError:
+        return " ".join(str(name).split())
+
+
+def search_cert_nos(cert_no, cert_type=None):
+    """The stored forms a typed certificate number may have. Without a type,
+    a 15-digit number is tried both as an ID card (upgraded) and as is."""
+    if not cert_no or not str(cert_no).strip():
+        return None
+    if cert_type:
+        return [normalise_cert_no(cert_type, cert_no)]
+    return sorted({normalise_cert_no(codes_type, cert_no) for codes_type in ("01", "99")})
+
+
+def filters_of(filters):
+    """Store filters from what the gateway passes (cert_no, name, status,
+    cert_type), normalised the way the roster stores them."""
+    filters = filters or {}
+    status = filters.get("status") or None
+    if status is not None and status not in STATUSES:
+        resolved = {v: k for k, v in codes.STATUS.items()}.get(status)
+        if resolved is None:
+            raise InvalidInput("参保状态不正确", {"status": ["参保状态应为 active 或 suspended"]})
+        status = resolved
+    cert_type = codes.resolve(codes.CERT_TYPES, filters.get("cert_type")) if filters.get("cert_type") else None
+    return {
+        "cert_nos": search_cert_nos(filters.get("cert_no"), cert_type),
+        "cert_type": cert_type,
+        "name": search_name(filters.get("name")),
+        "status": status,
+    }
+
+
+def roster(store, unit_id, filters, page, size):
+    total, rows = store.roster(unit_id, (page - 1) * size, size, **filters_of(filters))
+    return {"items": [roster_item(r) for r in rows], "total": total, "page": page, "size": size}
+
+
+def _certificate(cert_type, cert_no, today):
+    code = codes.resolve(codes.CERT_TYPES, cert_type)
+    if code is None:
+        raise InvalidInput("证件类型不正确", {"cert_type": ["证件类型不正确，请选择证件类型"]})
+    try:
+        return check_cert_no(code, cert_no, today)
+    except InvalidCertNo as error:
+        raise InvalidInput(error.message, {"cert_no": [error.message]}) from None
+
+
+def _history_item(row):
+    item = {
+        "position": row.position,
+        "kind": row.kind,
+        "event_type": row.event_type,
+        "occurred_at": local_time(row.occurred_at),
+        "record_id": row.record_id,
+        "batch_no": row.batch_no,
+    }
+    item.update(row.detail or {})
+    return item
+
+
+def person(store, unit_id, cert_type, cert_no):
+    """One person of the unit, with the person's history in this unit."""
+    code = codes.resolve(codes.CERT_TYPES, cert_type)
+    row = store.person(code, normalise_cert_no(code, cert_no)) if code else None
+    if row is None or row.unit_id != unit_id:
+        raise NotFound("本单位没有该人员")
+    out = person_dict(row)
+    out["labels"] = {
+        "cert_type": codes.label(codes.CERT_TYPES, row.cert_type),
+        "gender": codes.label(codes.GENDERS, row.gender),
+        "nation": codes.label(codes.NATIONS, row.nation),
+        "category": codes.label(codes.CATEGORIES, row.category),
+        "status": codes.STATUS.get(row.status),
+        "suspension_reason": codes.label(codes.SUSPENSION_REASONS, row.suspension_reason),
+    }
+    out["history"] = [_history_item(h) for h in store.history(unit_id, row.cert_type, row.cert_no)]
+    return out
+
+
+def lookup(store, unit_id, cert_type, cert_no, name, today):
+    """What enrolling this person in `unit_id` would be, for the form.
+
+    {status, action, person, message, name_matches}; `person` only when
+    `name` matches the register, and of a person elsewhere only who the
+    person is. The roster may be a few milliseconds behind the log: the
+    declaration itself is decided by the declarations service."""
+    info = _certificate(cert_type, cert_no, today)
+    row = store.person(info.cert_type, info.cert_no)
+    if row is None:
+        action, message = LOOKUP["none"]
+        derived = None
+        if info.derived:
+            derived = {"gender": info.gender, "birth_date": info.birth_date.isoformat()}
+        return {"status": "none", "action": action, "person": None, "message": message,
+                "name_matches": None, "derived": derived}
+    where = "here" if row.unit_id == unit_id else "elsewhere"
+    status = f"{row.status}_{where}"
+    action, message = LOOKUP[status]
+    given = search_name(name)
+    matches = None if given is None else given == row.name
+    if matches is False:
+        message += NAME_MISMATCH
+    shown = person_dict(row, identity_only=where == "elsewhere") if matches else None
+    return {"status": status, "action": action, "person": shown, "message": message,
+            "name_matches": matches}

@@ -1,0 +1,106 @@
+"""Storage API of the residents service: every read and write of its tables."""
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+
+from services.residents.models import Checkpoint, Resident, ResidentHistory
+
+FEED = "declarations"  # the one log this service follows
+
+# A unit's roster, newest first: by the time the status began, then by the
+# log position that set it (persons declared in one second keep log order).
+ROSTER_ORDER = (Resident.since.desc(), Resident.status_position.desc())
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def aware(dt):
+    """SQLite returns naive datetimes; every time stored here is UTC."""
+    if dt is not None and dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+class RosterStore:
+    def __init__(self, session):
+        self.session = session
+
+    def commit(self):
+        self.session.commit()
+
+    def rollback(self):
+        self.session.rollback()
+
+    # the feed's checkpoint
+    def begin_apply(self):
+        """Start the transaction that applies events. It locks the checkpoint
+        row (SQLite: the write lock at BEGIN; PostgreSQL: FOR UPDATE), so two
+        instances never apply the same position, and returns the position."""
+        if not self.session.in_transaction():
+            self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        row = self.session.scalar(
+            select(Checkpoint).where(Checkpoint.name == FEED).with_for_update())
+        if row is None:
+            row = Checkpoint(name=FEED, position=0, updated_at=utcnow())
+            self.session.add(row)
+            self.session.flush()
+        return row
+
+    def checkpoint(self):
+        """The last position applied (0 before the first event); no lock."""
+        position = self.session.scalar(select(Checkpoint.position).where(Checkpoint.name == FEED))
+        self.session.rollback()  # end the read, so no snapshot is held
+        return position or 0
+
+    # persons
+    def person(self, cert_type, cert_no):
+        return self.session.get(Resident, (cert_type, cert_no))
+
+    def add_person(self, row):
+        self.session.add(row)
+
+    def add_history(self, row):
+        self.session.add(row)
+
+    def history(self, unit_id, cert_type, cert_no):
+        return list(self.session.scalars(
+            select(ResidentHistory).where(
+                ResidentHistory.unit_id == unit_id,
+                ResidentHistory.cert_type == cert_type,
+                ResidentHistory.cert_no == cert_no,
+            ).order_by(ResidentHistory.position.desc())
+        ))
+
+    # the roster of a unit
+    def _roster_query(self, unit_id, cert_nos=None, name=None, status=None, cert_type=None):
+        query = select(Resident).where(Resident.unit_id == unit_id)
+        if cert_nos:
+            query = query.where(Resident.cert_no.in_(cert_nos))
+        if cert_type:
+            query = query.where(Resident.cert_type == cert_type)
+        if name:
+            query = query.where(Resident.name == name)
+        if status:
+            query = query.where(Resident.status == status)
+        return query
+
+    def roster(self, unit_id, offset, limit, **filters):
+        """(total, rows of one page) of a unit's roster, newest first."""
+        query = self._roster_query(unit_id, **filters)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = list(self.session.scalars(query.order_by(*ROSTER_ORDER).offset(offset).limit(limit)))
+        return total, rows
+
+    def roster_stream(self, unit_id, chunk=2000, **filters):
+        """Every row of a unit's roster, newest first, fetched `chunk` rows at
+        a time so that a large unit never sits in memory at once."""
+        query = self._roster_query(unit_id, **filters).order_by(*ROSTER_ORDER)
+        result = self.session.execute(query.execution_options(yield_per=chunk))
+        for row in result.scalars():
+            yield row
+
+    def active_count(self, unit_id):
+        return self.session.scalar(select(func.count()).select_from(Resident).where(
+            Resident.unit_id == unit_id, Resident.status == "active"))

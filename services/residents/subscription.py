@@ -1,0 +1,112 @@
+"""How the residents service follows the declaration log: its durable queue
+on the `declarations.events` exchange, the `events_after` RPC it fills gaps
+and catches up from, and the lock that applies one event at a time.
+
+The queue's name is stable and listed in the relay's PLATFORM_QUEUES, so the
+relay declares it before publishing: events published while residents is
+down (or before it first started) wait in the queue.
+"""
+import contextlib
+import logging
+from datetime import datetime, timezone
+
+import eventlet
+from eventlet.semaphore import Semaphore
+from nameko.exceptions import UnknownService
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
+from nameko.timer import Timer
+
+from common.metrics import CONSUMER_DELAY
+from services.declarations.relay import PLATFORM_QUEUES, subscriber_queue
+from services.residents.feed import GapNotFilled, NotAnEvent
+from services.residents.projection import parse_time
+
+log = logging.getLogger(__name__)
+
+ROSTER_QUEUE = subscriber_queue(PLATFORM_QUEUES["residents"])
+CONSUMER = "residents"
+
+
+class LogUnavailable(Exception):
+    """The declarations service did not answer `events_after`."""
+
+
+class DeclarationsLog(RpcProxy):
+    """`events_after(after, limit)` of the declarations service, with a
+    timeout: a call must not hold the apply lock for ever while
+    declarations is down (its queue keeps the request until it is back)."""
+
+    def __init__(self, timeout_key="LOG_RPC_TIMEOUT", default_timeout=20):
+        super().__init__("declarations")
+        self.timeout_key = timeout_key
+        self.default_timeout = default_timeout
+
+    def get_dependency(self, worker_ctx):
+        proxy = super().get_dependency(worker_ctx)
+        timeout = float(self.container.config.get(self.timeout_key) or self.default_timeout)
+
+        class Log:
+            @staticmethod
+            def events_after(after, limit):
+                try:
+                    with eventlet.Timeout(timeout):
+                        return proxy.events_after(after, limit)
+                except eventlet.Timeout:
+                    raise LogUnavailable("declarations.events_after timed out") from None
+                except UnknownService:
+                    raise LogUnavailable("declarations is not running") from None
+
+        return Log()
+
+
+class Serial(DependencyProvider):
+    """One lock per container: events are applied one at a time, in the
+    order they arrive (a second instance is kept apart by the database
+    lock on the checkpoint)."""
+
+    def setup(self):
+        self.lock = Semaphore(1)
+
+    def get_dependency(self, worker_ctx):
+        return self.lock
+
+
+class CatchUpTimer(Timer):
+    """Fires at start and every CATCHUP_INTERVAL seconds (default 5)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(interval=5, eager=True, **kwargs)
+
+    def setup(self):
+        self.interval = float(self.container.config.get("CATCHUP_INTERVAL") or 5)
+        super().setup()
+
+
+catch_up_timer = CatchUpTimer.decorator
+
+
+def observe_delay(event):
+    """Record how long after its commit an event reached the roster."""
+    try:
+        delay = datetime.now(timezone.utc) - parse_time(event["occurred_at"])
+        CONSUMER_DELAY.labels(CONSUMER).observe(max(delay.total_seconds(), 0))
+    except (KeyError, ValueError, TypeError):
+        pass
+
+
+@contextlib.contextmanager
+def deferred_to_catch_up():
+    """Failures that the next catch-up repairs are logged, not raised: the
+    message is acknowledged (its event stays in the log), so a broken gap
+    fill never spins on a requeued message. Anything else is raised, and
+    the message goes back to the queue after a pause."""
+    try:
+        yield
+    except (LogUnavailable, GapNotFilled) as error:
+        log.warning("left for the next catch-up: %s", error)
+    except NotAnEvent as error:
+        log.error("ignored a message that is not a log event: %s", error)
+    except Exception:
+        eventlet.sleep(1)
+        raise
