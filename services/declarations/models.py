@@ -121,3 +121,16 @@ event.listen(Event.__table__, "after_create", DDL(
     "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON events "
     "FOR EACH STATEMENT EXECUTE FUNCTION events_append_only()"
 ).execute_if(dialect="postgresql"))
+
+
+class RelayState(Base):
+    """The outbox relay's checkpoint and lease (services/declarations/relay.py):
+    one row per relay, named after the exchange it feeds. Only the holder of
+    an unexpired lease publishes; the checkpoint is the last position the
+    broker confirmed."""
+    __tablename__ = "relay_state"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
