@@ -134,3 +134,7 @@ class RelayState(Base):
     holder: Mapped[str | None] = mapped_column(String(120), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The batch records table (services/declarations/batch) shares this metadata.
+from services.declarations.batch import models as _batch_models  # noqa: E402,F401
