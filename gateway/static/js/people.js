@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import {
   ACTIONS, BUSINESS_TYPES, CATEGORIES, CERT_TYPES, GENDERS, NATIONS, STATUSES, SUSPEND_REASONS, label,
 } from "./codes.js";
-import { errorBlock, fmtDate, fmtDateTime, h, loadingBlock, modal, replace } from "./dom.js";
+import { dataTable, errorBlock, fmtDate, fmtDateTime, h, loadingBlock, modal, replace } from "./dom.js";
 
 export const FIELD_LABELS = {
   record_id: "记录编号",
@@ -22,6 +22,7 @@ export const FIELD_LABELS = {
   address: "居住地址",
   remark: "备注",
   reason: "暂停原因",
+  suspension_reason: "暂停原因",
   status: "参保状态",
   since: "状态起始日期",
   declared_at: "申报时间",
@@ -39,6 +40,7 @@ const CODED = {
   nation: NATIONS,
   category: CATEGORIES,
   reason: SUSPEND_REASONS,
+  suspension_reason: SUSPEND_REASONS,
   status: STATUSES,
   business_type: BUSINESS_TYPES,
 };
@@ -71,7 +73,7 @@ export function businessLabel(type) {
 }
 
 export const PERSON_ORDER = ["cert_type", "cert_no", "name", "gender", "birth_date", "nation", "category", "phone", "hukou_address", "address", "remark"];
-const SKIP = new Set(["before", "after", "changes", "person", "data", "history", "unit", "failures"]);
+const SKIP = new Set(["before", "after", "changes", "person", "data", "history", "unit", "failures", "labels", "name_matches"]);
 
 // A <dl> of `obj`'s fields: the known ones in order, then any others.
 export function detailList(obj, order = []) {
@@ -137,4 +139,33 @@ export function recordColumns({ withDetail = true } = {}) {
     });
   }
   return cols;
+}
+
+export const HISTORY_KINDS = {
+  new_enrolment: "新参保",
+  transfer_in: "调入",
+  resume: "恢复参保",
+  suspension: "暂停参保",
+  change: "信息变更",
+  transfer_out: "调出（在其他单位参保）",
+};
+
+// A person's history in this unit (GET /api/residents/{type}/{no}).
+export function historyTable(history) {
+  return dataTable([
+    { title: "时间", render: (x) => fmtDateTime(x.occurred_at), class: "nowrap" },
+    { title: "办理类型", render: (x) => HISTORY_KINDS[x.kind] || x.kind },
+    {
+      title: "说明",
+      render: (x) => {
+        if (x.kind === "suspension") return [label(SUSPEND_REASONS, x.reason), x.remark].filter(Boolean).join("；");
+        if (x.kind === "change" && x.after) {
+          return Object.keys(x.after).map((k) => `${FIELD_LABELS[k] || k}：${show(k, x.before?.[k]) || "空"} → ${show(k, x.after[k]) || "空"}`).join("；");
+        }
+        return x.remark || "";
+      },
+    },
+    { title: "批次号", render: (x) => x.batch_no || "—" },
+    { title: "操作", render: (x) => (x.record_id && x.kind !== "transfer_out" ? h("button", { type: "button", class: "btn-link", onclick: () => openRecord(x.record_id) }, "详情") : "") },
+  ], history, { empty: "暂无记录", caption: "参保记录" });
 }
