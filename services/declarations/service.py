@@ -2,6 +2,7 @@
 
 `unit` is {id, name, credit_code} and `actor` {account, request_id, address},
 both taken by the gateway from the caller's token, never from the request."""
+import base64
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from common.db import Database
 from common.errors import EXPECTED
 from common.service import PlatformService
 from services.declarations import declaring, queries
+from services.declarations.batch import batches
 from services.declarations.domain import CHANGE, ENROL, SUSPEND
 from services.declarations.store import DeclarationsStore
 
@@ -75,3 +77,27 @@ class DeclarationsService(PlatformService):
     @rpc(expected_exceptions=EXPECTED)
     def events_after(self, after=0, limit=500):
         return queries.events_after(self.store, after, limit)
+
+    # batches from Excel (services/declarations/batch); files travel base64-encoded
+    @rpc(expected_exceptions=EXPECTED)
+    def import_batch(self, unit, actor, business_type, file_name, content_b64):
+        actor = {**(actor or {}), "request_id": (actor or {}).get("request_id") or self.context.get("request_id")}
+        return batches.import_batch(self.store, unit, actor, business_type, file_name,
+                                    base64.b64decode(content_b64), utcnow(), self.tz,
+                                    batches.limits_of(self.config))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_batches(self, unit_id, filters=None, page=1, size=20):
+        return batches.list_batches(self.store, unit_id, self.tz, filters, page, size)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_batch(self, unit_id, batch_no):
+        return batches.get_batch(self.store, unit_id, batch_no, self.tz)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def batch_failures_file(self, unit_id, batch_no):
+        return batches.failures_workbook(self.store, unit_id, batch_no, batches.limits_of(self.config))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def batch_template(self, business_type):
+        return batches.template_workbook(business_type, batches.limits_of(self.config))

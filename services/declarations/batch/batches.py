@@ -156,9 +156,19 @@ def _date(value, field):
         raise InvalidInput("日期格式不正确", {field: ["日期格式应为YYYY-MM-DD"]}) from None
 
 
-def list_batches(store, unit_id, tz, page=1, size=20, business_type=None, date_from=None,
-                 date_to=None, batch_no=None):
-    """The unit's batches, newest first, without their failures."""
+FILTERS = ("business_type", "from", "to", "batch_no")
+
+
+def list_batches(store, unit_id, tz, filters=None, page=1, size=20):
+    """The unit's batches, newest first, without their failures. `filters`:
+    business_type, from and to (business dates, inclusive), batch_no (any
+    part of the number)."""
+    filters = filters or {}
+    unknown = sorted(set(filters) - set(FILTERS))
+    if unknown:
+        raise InvalidInput("不支持的查询条件", {key: ["不支持的查询条件"] for key in unknown})
+    business_type, batch_no = filters.get("business_type"), filters.get("batch_no")
+    date_from, date_to = filters.get("from"), filters.get("to")
     if business_type:
         check_business_type(business_type)
     start, end = day_bounds(_date(date_from, "from"), _date(date_to, "to"), tz)
