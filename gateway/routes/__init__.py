@@ -9,6 +9,7 @@ MODULES = [
     "unit",
     "admin",
     "notices",
+    "declarations",
     "residents",
     "events",
 ]
