@@ -12,6 +12,7 @@ MODULES = [
     "declarations",
     "residents",
     "events",
+    "batches",
 ]
 
 ALL = tuple(importlib.import_module(f"gateway.routes.{name}") for name in MODULES)

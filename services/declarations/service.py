@@ -80,11 +80,11 @@ class DeclarationsService(PlatformService):
 
     # batches from Excel (services/declarations/batch); files travel base64-encoded
     @rpc(expected_exceptions=EXPECTED)
-    def import_batch(self, unit, actor, business_type, file_name, content_b64):
+    def import_batch(self, unit, actor, business_type, file_name, content_b64, idempotency_key=None):
         actor = {**(actor or {}), "request_id": (actor or {}).get("request_id") or self.context.get("request_id")}
         return batches.import_batch(self.store, unit, actor, business_type, file_name,
                                     base64.b64decode(content_b64), utcnow(), self.tz,
-                                    batches.limits_of(self.config))
+                                    batches.limits_of(self.config), idempotency_key)
 
     @rpc(expected_exceptions=EXPECTED)
     def list_batches(self, unit_id, filters=None, page=1, size=20):

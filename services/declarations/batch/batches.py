@@ -4,7 +4,9 @@ records, and the files a unit downloads (template, failures).
 Importing the same file twice: a byte-identical file (same SHA-256) that the
 unit already imported for the same business type is not read again; the
 answer is the first batch's result (same batch number, its totals and
-failures) with `duplicate: true`, and nothing is appended. A file that was
+failures) with `duplicate: true`, and nothing is appended. The same holds
+for a repeated Idempotency-Key; the key sent with a different file is a
+Conflict. A file that was
 changed in any way (e.g. the failures workbook, corrected) is a new batch
 whose rows are each decided against the current state, so rows already
 declared come back with "already" reasons and nothing is ever doubled.
@@ -34,6 +36,7 @@ KINDS = {"enrolment": domain.ENROL, "suspension": domain.SUSPEND}
 BATCH_PREFIX = "PL"
 ATTEMPTS = 3
 BUSY = "同时提交的批次较多，请稍后重试"
+KEY_REUSED = "该幂等键（Idempotency-Key）已用于另一个文件"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -52,7 +55,8 @@ def clean_file_name(name):
 
 # -- import -------------------------------------------------------------------
 
-def import_batch(store, unit, actor, business_type, file_name, content, now, tz, limits=Limits()):
+def import_batch(store, unit, actor, business_type, file_name, content, now, tz, limits=Limits(),
+                 idempotency_key=None):
     """Import `content` (the uploaded bytes) for `unit` ({id, name,
     credit_code}) by `actor`; the batch result of API.md.
 
@@ -64,8 +68,9 @@ def import_batch(store, unit, actor, business_type, file_name, content, now, tz,
     check_business_type(business_type)
     name = clean_file_name(file_name)
     digest = hashlib.sha256(content).hexdigest()
+    key = (idempotency_key or "").strip()[:100] or None
     batches = BatchStore(store.session)
-    earlier = _earlier(store, batches, unit["id"], business_type, digest)
+    earlier = _earlier(store, batches, unit["id"], business_type, digest, key)
     if earlier is not None:
         return result(earlier, tz, duplicate=True)
     sheet = reader.read(content, limits)
@@ -87,13 +92,13 @@ def import_batch(store, unit, actor, business_type, file_name, content, now, tz,
                 batch_no=batch_no, unit_id=unit["id"], business_type=business_type,
                 submitted_at=now, file_name=name, file_sha256=digest, total=len(rows),
                 succeeded=len(rows) - len(failures), failed=len(failures), failures=failures,
-                account=(actor or {}).get("account"))
+                account=(actor or {}).get("account"), idempotency_key=key)
             store.commit()
         except IntegrityError:
             # Another import took this number, or the same file, meanwhile:
             # everything of this attempt is rolled back.
             store.rollback()
-            earlier = _earlier(store, batches, unit["id"], business_type, digest)
+            earlier = _earlier(store, batches, unit["id"], business_type, digest, key)
             if earlier is not None:
                 return result(earlier, tz, duplicate=True)
             continue
@@ -103,10 +108,19 @@ def import_batch(store, unit, actor, business_type, file_name, content, now, tz,
     raise Conflict(BUSY)
 
 
-def _earlier(store, batches, unit_id, business_type, digest):
-    batch = batches.by_file(unit_id, business_type, digest)
-    store.rollback()
-    return batch
+def _earlier(store, batches, unit_id, business_type, digest, key):
+    """The unit's batch of the same key or the same file, if any; the
+    transaction of the read is ended."""
+    try:
+        if key is not None:
+            batch = batches.by_key(unit_id, key)
+            if batch is not None:
+                if (batch.file_sha256, batch.business_type) != (digest, business_type):
+                    raise Conflict(KEY_REUSED, {"Idempotency-Key": [KEY_REUSED]})
+                return batch
+        return batches.by_file(unit_id, business_type, digest)
+    finally:
+        store.rollback()
 
 
 def _failure(row, refused):

@@ -24,9 +24,11 @@ class Batch(Base):
     failed: Mapped[int] = mapped_column(Integer)
     failures: Mapped[list] = mapped_column(JSON)
     account: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     __table_args__ = (
         # A byte-identical file imported again by the same unit answers with
         # the first batch (see batches.import_batch).
         UniqueConstraint("unit_id", "business_type", "file_sha256", name="uq_batches_unit_file"),
+        UniqueConstraint("unit_id", "idempotency_key", name="uq_batches_unit_key"),
         Index("ix_batches_unit_submitted", "unit_id", "submitted_at"),
     )

@@ -18,6 +18,10 @@ class BatchStore:
             Batch.unit_id == unit_id, Batch.business_type == business_type,
             Batch.file_sha256 == file_sha256))
 
+    def by_key(self, unit_id, idempotency_key):
+        return self.session.scalar(select(Batch).where(
+            Batch.unit_id == unit_id, Batch.idempotency_key == idempotency_key))
+
     def get(self, unit_id, batch_no):
         return self.session.scalar(select(Batch).where(
             Batch.batch_no == batch_no, Batch.unit_id == unit_id))
