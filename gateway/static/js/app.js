@@ -130,6 +130,8 @@ function menuItem(item, current, depth) {
   const active = item.href === current;
   return h("li", { class: `depth-${depth}` }, h("a", {
     class: `menu-link${active ? " active" : ""}`, href: `#${item.href}`, "aria-current": active ? "page" : null,
+    // choosing the screen one is on starts it afresh
+    onclick: (e) => { if (location.hash === `#${item.href}`) { e.preventDefault(); route(); } },
   }, item.icon ? h("span", { class: "menu-icon", "aria-hidden": "true" }, item.icon) : null, item.text));
 }
 

@@ -31,7 +31,7 @@ function monthLabel(month) {
 export function monthlyChart(months) {
   const W = 560;
   const H = 250;
-  const pad = { l: 40, r: 48, t: 16, b: 34 };
+  const pad = { l: 40, r: 44, t: 22, b: 34 };
   const iw = W - pad.l - pad.r;
   const ih = H - pad.t - pad.b;
   const n = Math.max(months.length, 1);
@@ -54,8 +54,8 @@ export function monthlyChart(months) {
     svg.append(s("text", { x: W - pad.r + 6, y: y + 4, "text-anchor": "start" }, String(Math.round(lineMax * (4 - i) / 4))));
   }
   svg.append(s("line", { class: "axis", x1: pad.l, x2: W - pad.r, y1: pad.t + ih, y2: pad.t + ih }));
-  svg.append(s("text", { x: pad.l - 6, y: pad.t - 4, "text-anchor": "end" }, "人次"));
-  svg.append(s("text", { x: W - pad.r + 6, y: pad.t - 4, "text-anchor": "start" }, "参保人数"));
+  svg.append(s("text", { x: 2, y: pad.t - 10, "text-anchor": "start" }, "人次"));
+  svg.append(s("text", { x: W - 2, y: pad.t - 10, "text-anchor": "end" }, "参保人数"));
 
   const points = [];
   months.forEach((m, i) => {

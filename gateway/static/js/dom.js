@@ -148,7 +148,7 @@ export function modal({ title, content, actions = [], wide = false, onClose, clo
   const dialog = h("div", { class: `modal${wide ? " modal-wide" : ""}`, role: "dialog", "aria-modal": "true", "aria-labelledby": titleId, tabindex: "-1" },
     h("div", { class: "modal-head" },
       h("h2", { id: titleId }, title),
-      closable ? h("button", { type: "button", class: "modal-x", "aria-label": "关闭", onclick: () => close() }, "×") : null),
+      closable ? h("button", { type: "button", class: "modal-x", "aria-label": "关闭对话框", onclick: () => close() }, "×") : null),
     body, footer);
   const overlay = h("div", { class: "modal-overlay" }, dialog);
   let closed = false;
@@ -211,6 +211,14 @@ export function field({ label, name, input, required = false, hint, wide = false
   if (required) input.setAttribute("aria-required", "true");
   const errId = `${id}-err`;
   input.setAttribute("aria-describedby", errId);
+  // a reason shown under a field goes away once the field is edited
+  const edited = () => {
+    const slot = document.getElementById(errId);
+    if (slot) slot.textContent = "";
+    input.removeAttribute("aria-invalid");
+  };
+  const choice = input.tagName === "SELECT" || ["file", "checkbox", "radio"].includes(input.type);
+  input.addEventListener(choice ? "change" : "input", edited);
   return h("div", { class: `field${wide ? " field-wide" : ""}`, dataset: { field: name || "" } },
     h("label", { for: id }, required ? h("span", { class: "req", "aria-hidden": "true" }, "*") : null, label),
     input,
