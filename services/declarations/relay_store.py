@@ -10,23 +10,8 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, update
 
 from common.events import payload
-from services.declarations.models import Base, Event
+from services.declarations.models import Event, RelayState
 from services.declarations.store import read_events
-
-from sqlalchemy import DateTime, String, Integer  # noqa: E402  (moves to models.py)
-from sqlalchemy.orm import Mapped, mapped_column  # noqa: E402
-
-
-class RelayState(Base):
-    """The outbox relay's checkpoint and lease (services/declarations/relay.py):
-    one row per relay, named after the exchange it feeds."""
-    __tablename__ = "relay_state"
-    name: Mapped[str] = mapped_column(String(60), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer)
-    holder: Mapped[str | None] = mapped_column(String(120), nullable=True)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
 
 RELAY = "declarations.events"  # the name of the one row: the exchange it feeds
 

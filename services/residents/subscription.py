@@ -37,7 +37,7 @@ class DeclarationsLog(RpcProxy):
     timeout: a call must not hold the apply lock for ever while
     declarations is down (its queue keeps the request until it is back)."""
 
-    def __init__(self, timeout_key="LOG_RPC_TIMEOUT", default_timeout=20):
+    def __init__(self, timeout_key="LOG_RPC_TIMEOUT", default_timeout=10):
         super().__init__("declarations")
         self.timeout_key = timeout_key
         self.default_timeout = default_timeout
@@ -73,10 +73,13 @@ class Serial(DependencyProvider):
 
 
 class CatchUpTimer(Timer):
-    """Fires at start and every CATCHUP_INTERVAL seconds (default 5)."""
+    """Fires every CATCHUP_INTERVAL seconds (default 5), the first time one
+    interval after start: not at once, because a call made while the
+    container is still starting can lose its reply (the reply queue is not
+    consumed yet) and would hold the apply lock until it timed out."""
 
     def __init__(self, **kwargs):
-        super().__init__(interval=5, eager=True, **kwargs)
+        super().__init__(interval=5, eager=False, **kwargs)
 
     def setup(self):
         self.interval = float(self.container.config.get("CATCHUP_INTERVAL") or 5)
