@@ -71,6 +71,8 @@ export function batchList({ type = "", batchNo = "" } = {}) {
   const list = h("div", null, loadingBlock());
   let filters = Object.fromEntries(Object.entries({ business_type: type, batch_no: batchNo }).filter(([, v]) => v));
 
+  // anything chosen beyond the preset type
+  const searched = () => Object.entries(filters).some(([k, v]) => !(k === "business_type" && v === type));
   const load = async () => {
     replace(list, loadingBlock());
     try {
@@ -90,7 +92,7 @@ export function batchList({ type = "", batchNo = "" } = {}) {
               h("button", { type: "button", class: "btn-link", onclick: () => openBatch(b.batch_no) }, "详情"),
               b.failed ? h("button", { type: "button", class: "btn-link", onclick: (e) => downloadFailures(b.batch_no, e.currentTarget) }, "下载失败数据") : null),
           },
-        ], data.items, { empty: Object.keys(filters).length ? "没有符合条件的批次" : "暂无批量提交记录", caption: "批量提交记录" }),
+        ], data.items, { empty: searched() ? "没有符合条件的批次" : "暂无批量提交记录", caption: "批量提交记录" }),
         pager({ page, size, total: data.total, onChange: (p, s) => { page = p; size = s; load(); } }));
     } catch (err) {
       replace(list, errorBlock(err.notAvailable ? { message: "批量申报功能暂未开放" } : err, load));

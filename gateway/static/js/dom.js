@@ -53,18 +53,43 @@ export function fmtDate(value) {
   return String(value).slice(0, 10);
 }
 
+// Times are shown in the platform's business time zone (泉州: Asia/Shanghai),
+// whatever the time zone of the computer.
+export const BUSINESS_TZ = "Asia/Shanghai";
+let tzFormat = null;
+function zoned(d) {
+  if (!tzFormat) {
+    try {
+      tzFormat = new Intl.DateTimeFormat("en-GB", {
+        timeZone: BUSINESS_TZ, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit",
+      });
+    } catch {
+      tzFormat = false;
+    }
+  }
+  const p = (n) => String(n).padStart(2, "0");
+  if (!tzFormat) return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  const parts = Object.fromEntries(tzFormat.formatToParts(d).map((x) => [x.type, x.value]));
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+}
+
 export function fmtDateTime(value) {
   if (!value) return "";
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return zoned(d);
+}
+
+// The calendar day of a time in the business time zone; a plain date as is.
+export function fmtDay(value) {
+  if (!value) return "";
+  if (/^\d{4}-\d{2}-\d{2}$/.test(String(value))) return String(value);
+  return fmtDateTime(value).slice(0, 10);
 }
 
 export function today() {
-  const d = new Date();
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  return zoned(new Date()).slice(0, 10);
 }
 
 // ---- busy bar, loading and empty states -------------------------------------
@@ -230,7 +255,7 @@ export function field({ label, name, input, required = false, hint, wide = false
 export function select(options, { value, placeholder, ...props } = {}) {
   const el = h("select", props,
     placeholder !== undefined ? h("option", { value: "" }, placeholder) : null,
-    options.map(([code, text]) => h("option", { value: code }, `${code} ${text}`)));
+    options.map(([code, text]) => h("option", { value: code }, /^\d+$/.test(code) ? `${code} ${text}` : text)));
   if (value !== undefined && value !== null) el.value = value;
   return el;
 }

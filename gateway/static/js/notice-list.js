@@ -1,7 +1,7 @@
 // The message list, as on 首页 (short) and on the full 通知公告 page: unread
 // marks, a title opens the detail, paging.
 import { api } from "./api.js";
-import { emptyBlock, errorBlock, fmtDate, h, loadingBlock, pager, replace } from "./dom.js";
+import { emptyBlock, errorBlock, fmtDay, h, loadingBlock, pager, replace } from "./dom.js";
 
 export function noticeList({ size = 5, sizes, onLoaded } = {}) {
   const box = h("div", { class: "notice-box" });
@@ -25,7 +25,7 @@ export function noticeList({ size = 5, sizes, onLoaded } = {}) {
       n.read ? null : h("span", { class: "sr-only" }, "未读："),
       n.pinned ? h("span", { class: "status status-ok" }, "置顶") : null,
       h("a", { href: `#/notices/${n.id}`, title: n.title }, n.title),
-      h("span", { class: "notice-date" }, fmtDate(n.published_at)))));
+      h("span", { class: "notice-date" }, fmtDay(n.published_at)))));
       replace(box, list, pager({
         page, size: pageSize, total: data.total, sizes: sizes || [pageSize, 10, 20, 50].filter((v, i, a) => a.indexOf(v) === i).sort((a, b) => a - b),
         onChange: (p, s) => { page = p; pageSize = s; load(); },

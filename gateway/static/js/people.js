@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import {
   ACTIONS, BUSINESS_TYPES, CATEGORIES, CERT_TYPES, GENDERS, NATIONS, STATUSES, SUSPEND_REASONS, label,
 } from "./codes.js";
-import { dataTable, errorBlock, fmtDate, fmtDateTime, h, loadingBlock, modal, replace } from "./dom.js";
+import { dataTable, errorBlock, fmtDate, fmtDateTime, fmtDay, h, loadingBlock, modal, replace } from "./dom.js";
 
 export const FIELD_LABELS = {
   record_id: "记录编号",
@@ -51,7 +51,8 @@ export function show(key, value) {
   if (key === "action") return ACTIONS[value] || (value === "suspend" ? "暂停参保" : value === "change" ? "变更" : String(value));
   if (CODED[key]) return label(CODED[key], value);
   if (key.endsWith("_at")) return fmtDateTime(value);
-  if (key === "birth_date" || key === "since") return fmtDate(value);
+  if (key === "birth_date") return fmtDate(value);
+  if (key === "since") return fmtDay(value);
   if (typeof value === "object") {
     if (value.name) return String(value.name);
     return JSON.stringify(value);

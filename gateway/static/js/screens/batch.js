@@ -101,6 +101,7 @@ function showResult(b, ctx, history) {
     title: "导入结果",
     wide: true,
     content: [
+      b.duplicate ? h("div", { class: "alert alert-info" }, "该文件此前已导入过，以下是首次导入的结果，本次没有重复申报。") : null,
       h("div", { class: `alert ${ok ? "alert-success" : "alert-warn"}`, role: "status" },
         `共 ${b.total} 条，提交成功 ${b.succeeded} 条，提交失败 ${b.failed} 条。`,
         ok ? "" : "失败的数据可下载后按“失败原因”修改，再次导入。"),

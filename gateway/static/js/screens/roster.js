@@ -3,7 +3,7 @@
 import { api, download } from "../api.js";
 import { CATEGORIES, CERT_TYPES, GENDERS, STATUSES, label } from "../codes.js";
 import {
-  dataTable, errorBlock, field, fmtDate, formValues, h, loadingBlock, modal, pager, replace, select, toast,
+  dataTable, errorBlock, field, fmtDate, fmtDay, formValues, h, loadingBlock, modal, pager, replace, select, toast,
 } from "../dom.js";
 import { PERSON_ORDER, detailList, historyTable } from "../people.js";
 import { normalizeCertNo } from "../validate.js";
@@ -44,7 +44,7 @@ export function render(root) {
           { title: "人员类别", render: (p) => label(CATEGORIES, p.category) },
           { title: "联系电话", key: "phone" },
           { title: "参保状态", render: (p) => statusBadge(p.status) },
-          { title: "状态起始日期", render: (p) => fmtDate(p.since), class: "nowrap" },
+          { title: "状态起始日期", render: (p) => fmtDay(p.since), class: "nowrap" },
           {
             title: "操作", class: "nowrap",
             render: (p) => h("button", { type: "button", class: "btn-link", onclick: () => openPerson(p), "aria-label": `查看${p.name}的个人信息` }, "详情"),
