@@ -37,7 +37,7 @@ class DeclarationsLog(RpcProxy):
     timeout: a call must not hold the apply lock for ever while
     declarations is down (its queue keeps the request until it is back)."""
 
-    def __init__(self, timeout_key="LOG_RPC_TIMEOUT", default_timeout=10):
+    def __init__(self, timeout_key="LOG_RPC_TIMEOUT", default_timeout=5):
         super().__init__("declarations")
         self.timeout_key = timeout_key
         self.default_timeout = default_timeout
