@@ -34,6 +34,7 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
 from common.db import Database
+from common.metrics import EVENTS_PUBLISHED, RELAY_LAG
 from common.events import EXCHANGE
 from services.declarations.relay_store import RelayStore, utcnow
 
@@ -140,6 +141,7 @@ class EventPublisher(DependencyProvider):
             message_id=str(event["event_id"]),
             headers={"position": event["position"], "event_type": event["type"]},
         )
+        EVENTS_PUBLISHED.labels(event["type"]).inc()
 
 
 class RelayDatabase(Database):
@@ -188,10 +190,42 @@ class OutboxRelay:
         lease = timedelta(seconds=float(_setting(self.config, "RELAY_LEASE_SECONDS")))
         batch = int(_setting(self.config, "RELAY_BATCH"))
         try:
-            relay_pending(self.store, self.publish, utcnow, lease, batch)
+            sent = relay_pending(self.store, self.publish, utcnow, lease, batch)
+            _health.ok(sent)
         except LeaseLost as error:
             log.warning("relay: %s", error)
         except UndeliverableMessage:
-            log.error("relay: an event could not be routed to any queue; will retry")
+            _health.failed("an event could not be routed to any queue")
         except Exception as error:  # the broker is down or went away
-            log.warning("relay: publishing failed (%s: %s); will retry", type(error).__name__, error)
+            _health.failed(f"{type(error).__name__}: {error}")
+        if _health.lag_due():
+            RELAY_LAG.set(self.store.lag())
+
+
+class _Health:
+    """Says once that publishing fails and once that it works again (not
+    every tick), and paces the lag metric."""
+
+    def __init__(self):
+        self.failing_since = None
+        self.lag_at = 0.0
+
+    def failed(self, reason):
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+            log.warning("relay: publishing failed (%s); retrying until it works", reason)
+
+    def ok(self, sent):
+        if self.failing_since is not None:
+            log.info("relay: publishing again after %.1fs (%s events sent)",
+                     time.monotonic() - self.failing_since, sent)
+            self.failing_since = None
+
+    def lag_due(self, every=1.0):
+        if time.monotonic() - self.lag_at < every:
+            return False
+        self.lag_at = time.monotonic()
+        return True
+
+
+_health = _Health()

@@ -86,10 +86,12 @@ class RelayStore:
         self.session.rollback()
         return events
 
-    def last_position(self):
-        position = self.session.scalar(select(func.max(Event.position)))
+    def lag(self):
+        """Events in the log that the relay has not published yet."""
+        last = self.session.scalar(select(func.max(Event.position))) or 0
+        row = self._row()
         self.session.rollback()
-        return position or 0
+        return last - (row.position if row else 0)
 
     def state(self):
         row = self._row()

@@ -1,0 +1,1 @@
+"""An example downstream consumer of the declaration events: see README.md."""

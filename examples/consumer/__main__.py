@@ -1,0 +1,3 @@
+from examples.consumer.consumer import main
+
+main()
