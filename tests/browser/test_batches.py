@@ -52,13 +52,18 @@ def test_batch_enrolment_with_good_and_bad_rows(page, unit, tmp_path):
     bad_id = enrolment(person_no())
     bad_id["cert_no"] = bad_id["cert_no"][:-1] + ("0" if bad_id["cert_no"][-1] != "0" else "1")
     bad_phone = enrolment(person_no(), phone="12345")
-    rows = [{h: p[k] for h, k in ENROLMENT_COLUMNS.items()} for p in [good[0], bad_id, good[1], bad_phone, good[2]]]
+    bad_name = enrolment(person_no(), name='<img src=x onerror="window.__xss=1">')
+    people = [good[0], bad_id, good[1], bad_phone, good[2], bad_name]
+    rows = [{h: p[k] for h, k in ENROLMENT_COLUMNS.items()} for p in people]
     path = fill_template(template, tmp_path / "参保导入.xlsx", rows)
 
     dialog = import_file(page, path)
-    expect(dialog.get_by_role("status")).to_contain_text("共 5 条，提交成功 3 条，提交失败 2 条")
+    expect(dialog.get_by_role("status")).to_contain_text("共 6 条，提交成功 3 条，提交失败 3 条")
     failures = dialog.locator("table tbody tr")
-    expect(failures).to_have_count(2)
+    expect(failures).to_have_count(3)
+    expect(failures.nth(2)).to_contain_text(bad_name["name"])  # shown as the text it is
+    expect(failures.nth(2).locator("img")).to_have_count(0)
+    assert page.evaluate("window.__xss") is None
     expect(failures.nth(0)).to_contain_text(bad_id["name"])
     expect(failures.nth(0)).to_contain_text("校验位")
     expect(failures.nth(1)).to_contain_text(bad_phone["name"])
@@ -83,7 +88,7 @@ def test_batch_enrolment_with_good_and_bad_rows(page, unit, tmp_path):
     expect(rows.first).to_contain_text(batch_no)
     expect(rows.first).to_contain_text("批量城乡居民参保")
     expect(rows.first.locator("td").nth(5)).to_have_text("3")
-    expect(rows.first.locator("td").nth(6)).to_have_text("2")
+    expect(rows.first.locator("td").nth(6)).to_have_text("3")
     shot(page, "41-batches")
 
     open_menu(page, "首页")

@@ -77,9 +77,11 @@ export function homePath(role) {
 }
 
 function parseHash() {
-  const raw = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
-  const [path, qs] = raw.split("?");
-  return { path: path || "/", query: Object.fromEntries(new URLSearchParams(qs || "")) };
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const at = raw.indexOf("?");
+  const path = decodeURIComponent(at < 0 ? raw : raw.slice(0, at));
+  const qs = at < 0 ? "" : raw.slice(at + 1);
+  return { path: path || "/", query: Object.fromEntries(new URLSearchParams(qs)) };
 }
 
 function match(path) {

@@ -131,6 +131,12 @@ export function lookupForm({ onResult, submitText = "查询", initial = {} }) {
       button.textContent = submitText;
     }
   });
+  // Opened from 人员列表 with the person given: look them up at once.
+  if (initial.cert_type && initial.cert_no && initial.name) {
+    setTimeout(() => (form.requestSubmit ? form.requestSubmit() : button.click()));
+  } else {
+    setTimeout(() => certNo.focus());
+  }
   return api_;
 }
 
