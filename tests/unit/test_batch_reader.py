@@ -162,3 +162,13 @@ def _rewrite_sheet(data, change):
 def _sheet_xml(data):
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         return z.read("xl/worksheets/sheet1.xml")
+
+
+def test_service_limits_fall_back_to_the_environment(monkeypatch):
+    from services.declarations.batch.batches import limits_of
+
+    monkeypatch.setenv("MAX_UPLOAD_ROWS", "123")
+    assert limits_of({}).max_rows == 123
+    assert limits_of({"MAX_UPLOAD_ROWS": 7}).max_rows == 7
+    monkeypatch.delenv("MAX_UPLOAD_ROWS")
+    assert limits_of({}) == Limits()

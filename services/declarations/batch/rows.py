@@ -34,18 +34,24 @@ class Row:
     twice); the validation of the fields and the decision happen in
     `declaring.declare_many`, like for a single declaration."""
     number: int  # the row number Excel shows
-    values: dict  # field -> text as typed, for the failures workbook
+    cells: dict  # field -> the cell's value
     data: dict
     key: tuple | None = None  # (cert_type, normalised cert_no) when readable
     errors: dict = field(default_factory=dict)  # field -> [reasons]; "row" for the whole row
 
     @property
+    def values(self):
+        """field -> text as typed, for the failures workbook (only failed
+        rows need it, so it is not computed for every row)."""
+        return {name: text_of(value) for name, value in self.cells.items()}
+
+    @property
     def cert_no(self):
-        return self.key[1] if self.key else self.values.get("cert_no", "")
+        return self.key[1] if self.key else text_of(self.cells.get("cert_no"))
 
     @property
     def name(self):
-        return " ".join(self.values.get("name", "").split())
+        return " ".join(text_of(self.cells.get("name")).split())
 
     def reject(self, reason, field_name="row"):
         self.errors.setdefault(field_name, []).append(reason)
@@ -123,8 +129,13 @@ def header_map(sheet, business_type):
 
 # -- the rows -----------------------------------------------------------------
 
+_SPACES = " \t\r\n\v\f\xa0\u3000\u200b\u200c\u200d\u2060\ufeff"
+
+
 def _blank(value):
-    return value is None or value == "" or (isinstance(value, str) and not text_of(value))
+    if value is None or value == "":
+        return True
+    return isinstance(value, str) and not value.strip(_SPACES)
 
 
 class _CodeCache:
@@ -189,8 +200,7 @@ def read_rows(sheet, business_type):
         if blank:
             continue
         data = {name: (resolve(name, value) if name in coded else value) for name, value in raw.items()}
-        row = Row(index + 1, {name: text_of(value) for name, value in raw.items()}, data,
-                  _key(data.get("cert_type"), raw.get("cert_no")))
+        row = Row(index + 1, raw, data, _key(data.get("cert_type"), raw.get("cert_no")))
         for name in formulas:
             row.reject(f"{FIELD_LABELS[name]}含有公式，请直接填写内容（可复制后“选择性粘贴为数值”）", name)
         if row.key is not None:
