@@ -76,7 +76,7 @@ def unit(suite):
 def shot(page, name):
     """Save a screenshot of the current screen as a test artifact."""
     os.makedirs(SCREENSHOTS, exist_ok=True)
-    page.wait_for_load_state("networkidle")
+    expect(page.locator(".loading")).to_have_count(0)
     page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
 
 

@@ -96,6 +96,8 @@ def test_change_password_then_log_out_and_in_again(page, unit):
 
 def test_a_revoked_session_returns_to_login(page, suite, unit):
     login(page, unit["account"], unit["password"])
+    expect(page.locator(".topbar-notices .badge")).to_be_visible()  # 首页 has done its requests
+    expect(page.locator(".loading")).to_have_count(0)
     token = page.evaluate("JSON.parse(sessionStorage.getItem('edt.session')).token")
     assert suite.api("POST", "/api/auth/logout", token).status_code == 204
     page.reload()

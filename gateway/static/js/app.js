@@ -103,6 +103,8 @@ async function logout() {
     await api("POST", "/api/auth/logout");
   } catch { /* the token may already be gone */ }
   session.clear();
+  sessionStorage.removeItem("edt.notice");
+  sessionStorage.removeItem("edt.return");
   shell = null;
   navigate("/login");
   toast("已安全退出", "success");

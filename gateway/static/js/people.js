@@ -79,7 +79,7 @@ const SKIP = new Set(["before", "after", "changes", "person", "data", "history",
 // A <dl> of `obj`'s fields: the known ones in order, then any others.
 export function detailList(obj, order = []) {
   const keys = [...order.filter((k) => k in obj), ...Object.keys(obj).filter((k) => !order.includes(k))]
-    .filter((k) => !SKIP.has(k) && (typeof obj[k] !== "object" || obj[k] === null || obj[k].name));
+    .filter((k) => !SKIP.has(k) && !k.endsWith("_label") && (typeof obj[k] !== "object" || obj[k] === null || obj[k].name));
   const dl = h("dl", { class: "kv" });
   for (const k of keys) {
     dl.append(h("dt", null, FIELD_LABELS[k] || k), h("dd", { dataset: { key: k } }, show(k, obj[k]) || "—"));

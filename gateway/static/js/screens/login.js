@@ -12,8 +12,9 @@ export function render(root, ctx) {
     field({ label: "密码", name: "password", input: password, required: true }),
     submit);
 
+  // Why the user is here again (session expired or revoked); kept until the
+  // next login so that reloading this page still says it.
   const notice = sessionStorage.getItem("edt.notice");
-  sessionStorage.removeItem("edt.notice");
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -35,6 +36,7 @@ export function render(root, ctx) {
         token: result.token, expires_at: result.expires_at, role: result.role,
         account: result.account || v.account, unit: result.unit || null,
       });
+      sessionStorage.removeItem("edt.notice");
       const back = sessionStorage.getItem("edt.return");
       sessionStorage.removeItem("edt.return");
       if (back && back !== "#/login") location.hash = back;
