@@ -77,6 +77,7 @@ def shot(page, name):
     """Save a screenshot of the current screen as a test artifact."""
     os.makedirs(SCREENSHOTS, exist_ok=True)
     expect(page.locator(".loading")).to_have_count(0)
+    page.evaluate("window.scrollTo(0, 0)")  # sticky bars are drawn where they belong
     page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
 
 

@@ -8,6 +8,8 @@ import {
 import { clear, confirmDialog, field, h, select } from "../dom.js";
 import { detailList } from "../people.js";
 
+const SHOWN = ["name", "cert_type", "cert_no", "gender", "birth_date", "category", "phone", "address", "status", "since"];
+
 export async function render(root, ctx) {
   await loadCodes();
   const progress = steps(["查询人员", "填写暂停原因", "办理结果"], 0);
@@ -43,7 +45,7 @@ export async function render(root, ctx) {
     const person = result.person || { cert_type: query.cert_type, cert_no: query.cert_no, name: query.name };
     const form = h("form", { class: "card", novalidate: true, "aria-label": "暂停参保信息" },
       h("div", { class: "card-head" }, h("h2", null, "暂停参保信息"), h("span", { class: "muted" }, "带 * 的为必填项")),
-      detailList({ ...person, status: "active" }, ["name", "cert_type", "cert_no", "gender", "birth_date", "category", "phone", "status"]),
+      detailList(Object.fromEntries(SHOWN.map((k) => [k, k === "status" ? "active" : person[k]])), SHOWN),
       h("div", { class: "form-grid", style: "margin-top:12px" },
         field({ label: "暂停原因", name: "reason", input: reason, required: true }), remarkField),
       h("div", { class: "actions" }, save, recordsLink(query.cert_no)));
