@@ -131,6 +131,19 @@ def test_a_sheet_far_wider_than_the_template_is_refused():
     assert isinstance(error, InvalidInput) and error.extra["reason"] == "wrong_template"
 
 
+def test_the_sheet_is_scanned_in_chunks_without_missing_a_reference():
+    wb = openpyxl.load_workbook(io.BytesIO(template.build("enrolment")))
+    ws = wb["城乡居民参保"]
+    ws["A2"], ws["AB20"], ws["C12345"] = "01", "x", '=HYPERLINK("a","b")'
+    xml = _sheet_xml(fx.save(wb))
+    whole = reader.scan_sheet(xml, 20001)
+    assert (whole.max_row, whole.max_column, whole.has_formulas) == (12345, 28, True)
+    for size in (5, 7, 64, 1000):
+        chunks = [xml[i:i + size] for i in range(0, len(xml), size)]
+        assert reader.scan_sheet(chunks, 20001) == whole
+        assert reader.formula_cells(chunks) == {(12344, 2): '=HYPERLINK("a","b")'}
+
+
 def test_formulas_are_reported_as_their_text_never_as_values():
     rows = [fx.enrolment_row("350503198506150011", name='=HYPERLINK("http://evil.example","张三")')]
     sheet = reader.read(fx.filled("enrolment", rows))

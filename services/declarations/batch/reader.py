@@ -82,18 +82,15 @@ def read(content, limits=Limits()):
         sheets = workbook_sheets(archive, limits)
         version = custom_property(archive, template.MARK_NAME, limits)
         name, path = data_sheet(sheets)
-        xml = member_bytes(archive, path, limits)
-    if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml[:4096]:
-        raise UnsupportedFile("文件结构异常（含有不允许的XML声明），不予导入")
-    extent = scan_sheet(xml, template.HEADER_ROW + limits.max_rows)
-    check_extent(extent, limits)
+        # The sheet's XML is streamed, never held whole: a cap on memory.
+        extent = scan_sheet(member_chunks(archive, path, limits), template.HEADER_ROW + limits.max_rows)
+        check_extent(extent, limits)
+        formulas = formula_cells(member_chunks(archive, path, limits)) if extent.has_formulas else {}
     rows, hidden_mark = parse_cells(content, name, sheets)
     if len(rows) > template.HEADER_ROW + limits.max_rows:
         raise TooLarge(f"工作表超过每个文件{limits.max_rows}行的上限，请拆分为多个文件后分别导入",
                        {"file": [f"每个文件最多{limits.max_rows}行"]})
-    version = version or hidden_mark
-    formulas = formula_cells(xml) if extent.has_formulas else {}
-    return Sheet(name, version, rows, formulas)
+    return Sheet(name, version or hidden_mark, rows, formulas)
 
 
 # -- the container ----------------------------------------------------------
@@ -165,28 +162,57 @@ def check_members(archive, limits):
             f"文件解压后超过{limits.max_uncompressed // MB}MB（疑似压缩炸弹或含有大量无关内容），不予导入")
 
 
-def member_bytes(archive, name, limits, cap=None):
-    """A member's bytes, reading no more than its declared size (zipfile
-    stops there and checks the CRC) nor than `cap`."""
-    cap = cap or limits.max_uncompressed
+def member_bytes(archive, name, cap):
+    """A small member's bytes (workbook, relationships, properties), reading
+    no more than its declared size (zipfile stops there and checks the CRC)
+    nor than `cap`."""
     try:
         info = archive.getinfo(name)
     except KeyError:
         raise UnsupportedFile("文件不完整（缺少工作表），请用Excel另存为.xlsx后重新上传") from None
     if info.file_size > cap:
-        raise UnsupportedFile("文件结构异常（工作表过大），不予导入")
+        raise UnsupportedFile("文件结构异常（部件过大），不予导入")
     try:
         with archive.open(info) as stream:
             data = stream.read(cap + 1)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
         raise UnsupportedFile("文件已损坏，无法读取，请用Excel另存为.xlsx后重新上传") from None
     if len(data) > cap:
-        raise UnsupportedFile("文件结构异常（工作表过大），不予导入")
+        raise UnsupportedFile("文件结构异常（部件过大），不予导入")
     return data
 
 
+CHUNK = 1024 * 1024
+
+
+def member_chunks(archive, name, limits):
+    """A member's bytes in chunks, refusing a DTD in its head and more than
+    the uncompressed limit (zipfile also stops at the declared size)."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise UnsupportedFile("文件不完整（缺少工作表），请用Excel另存为.xlsx后重新上传") from None
+    if info.file_size > limits.max_uncompressed:
+        raise UnsupportedFile("文件结构异常（工作表过大），不予导入")
+    total = 0
+    try:
+        with archive.open(info) as stream:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    return
+                if total == 0 and (b"<!DOCTYPE" in chunk[:4096] or b"<!ENTITY" in chunk[:4096]):
+                    raise UnsupportedFile("文件结构异常（含有不允许的XML声明），不予导入")
+                total += len(chunk)
+                if total > limits.max_uncompressed:
+                    raise UnsupportedFile("文件结构异常（工作表过大），不予导入")
+                yield chunk
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+        raise UnsupportedFile("文件已损坏，无法读取，请用Excel另存为.xlsx后重新上传") from None
+
+
 def _xml(archive, name, limits):
-    data = member_bytes(archive, name, limits, cap=limits.max_part_bytes)
+    data = member_bytes(archive, name, limits.max_part_bytes)
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise UnsupportedFile("文件结构异常（含有不允许的XML声明），不予导入")
     try:
@@ -275,24 +301,48 @@ def column_number(letters):
     return number
 
 
-def scan_sheet(xml, last_row):
+def scan_sheet(chunks, last_row):
     """What the data sheet's XML says about its size, without parsing it.
-    Row numbers are only looked at where they could exceed `last_row`."""
+    `chunks`: the XML as bytes or as an iterable of byte chunks. Row numbers
+    are only looked at where they could exceed `last_row`."""
+    if isinstance(chunks, bytes):
+        chunks = [chunks]
     extent = Extent()
-    match = _DIMENSION.search(xml, 0, 4096)
-    if match:
-        extent.dimension_columns = column_number(match.group(1).decode())
-        extent.dimension_rows = int(match.group(2))
     # Only references with many digits can exceed a row limit; finding those
     # is cheap, and it catches a file whose dimension lies.
     long_ref = re.compile(rb' r="[A-Z]{0,3}(\d{%d,})"' % len(str(last_row)))
-    extent.max_row = max((int(m) for m in long_ref.findall(xml)), default=0)
-    if _WIDE_REF.search(xml):
-        extent.max_column = max(column_number(m.decode()) for m in _WIDE_REF.findall(xml))
-    # Text nodes escape "<", so "<f" only begins an element name.
-    if b"<f" in xml or b":f" in xml:
-        extent.has_formulas = _FORMULA.search(xml) is not None
+    tail, head = b"", b""
+    for chunk in chunks:
+        # Chunks overlap by a few bytes so that no reference is cut in two;
+        # seeing one twice changes no maximum.
+        data = tail + chunk
+        if head is not None:
+            head += chunk
+            if len(head) >= _HEAD:
+                _dimension(extent, head)
+                head = None
+        extent.max_row = max([extent.max_row, *(int(m) for m in long_ref.findall(data))])
+        if _WIDE_REF.search(data):
+            wide = (column_number(m.decode()) for m in _WIDE_REF.findall(data))
+            extent.max_column = max(extent.max_column, *wide)
+        # Text nodes escape "<", so "<f" only begins an element name.
+        if not extent.has_formulas and (b"<f" in data or b":f" in data):
+            extent.has_formulas = _FORMULA.search(data) is not None
+        tail = data[-_OVERLAP:]
+    if head is not None:
+        _dimension(extent, head)
     return extent
+
+
+_OVERLAP = 64
+_HEAD = 4096  # <dimension> comes first in a worksheet
+
+
+def _dimension(extent, head):
+    match = _DIMENSION.search(head, 0, _HEAD)
+    if match:
+        extent.dimension_columns = column_number(match.group(1).decode())
+        extent.dimension_rows = int(match.group(2))
 
 
 def check_extent(extent, limits):
@@ -330,14 +380,37 @@ def parse_cells(content, name, sheets):
     return rows, mark
 
 
-def formula_cells(xml):
-    """{(row index, column index): "=formula"} of cells that hold a formula.
-    Cells of a shared formula other than its first carry no text; they are
-    reported as "=" + the cached value, so they are still never trusted."""
+class _ChunkReader(io.RawIOBase):
+    """A file object over an iterable of byte chunks, for iterparse."""
+
+    def __init__(self, chunks):
+        self.chunks = iter([chunks] if isinstance(chunks, bytes) else chunks)
+        self.pending = memoryview(b"")
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while not len(self.pending):
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return 0
+            self.pending = memoryview(chunk)
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+
+def formula_cells(chunks):
+    """{(row index, column index): "=formula"} of cells that hold a formula,
+    from the sheet's XML (bytes or chunks). Cells of a shared formula other
+    than its first carry no text; they are reported as "=" + the cached
+    value, so they are still never trusted."""
     out = {}
     row = col = -1
     try:
-        for event, element in ElementTree.iterparse(io.BytesIO(xml), events=("start", "end")):
+        for event, element in ElementTree.iterparse(_ChunkReader(chunks), events=("start", "end")):
             tag = element.tag.rsplit("}", 1)[-1]
             if event == "start":
                 if tag == "row":
