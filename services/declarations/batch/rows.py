@@ -146,16 +146,16 @@ class _CodeCache:
         self.known = {name: {} for name in CODED}
 
     def __call__(self, name, value):
+        # Text is keyed by itself; other cells by type too (1 == 1.0 == True).
+        key = value if type(value) is str else (type(value), value)
         cache = self.known[name]
         try:
-            key = (type(value), value)
-            hit = cache.get(key)
-        except TypeError:
+            return cache[key]
+        except KeyError:
+            hit = cache[key] = codes.resolve(CODED[name], value) or value
+            return hit
+        except TypeError:  # an unhashable cell value: left to the validation
             return value
-        if hit is None:
-            hit = codes.resolve(CODED[name], value) or value
-            cache[key] = hit
-        return hit
 
 
 def _key(cert_type, cert_no):
@@ -199,7 +199,9 @@ def read_rows(sheet, business_type):
                     blank = False
         if blank:
             continue
-        data = {name: (resolve(name, value) if name in coded else value) for name, value in raw.items()}
+        data = dict(raw)
+        for name in coded:
+            data[name] = resolve(name, raw[name])
         row = Row(index + 1, raw, data, _key(data.get("cert_type"), raw.get("cert_no")))
         for name in formulas:
             row.reject(f"{FIELD_LABELS[name]}含有公式，请直接填写内容（可复制后“选择性粘贴为数值”）", name)
