@@ -30,6 +30,10 @@ class RelayStore:
     def __init__(self, session, holder):
         self.session = session
         self.holder = holder
+        # What this instance knows after its last claim or advance: the
+        # checkpoint and its lease's end (None: it does not hold the lease).
+        self.position = None
+        self.lease_until = None
 
     def _row(self, lock=False):
         query = select(RelayState).where(RelayState.name == RELAY)
@@ -42,9 +46,9 @@ class RelayStore:
         row = self._row()
         ours = row is not None and row.holder == self.holder
         if ours and aware(row.lease_until) - now > ttl / 2:
-            position = row.position
+            self.position, self.lease_until = row.position, aware(row.lease_until)
             self.session.rollback()
-            return position
+            return self.position
         self.session.rollback()
         self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         row = self._row(lock=True)
@@ -53,11 +57,12 @@ class RelayStore:
             self.session.add(row)
         elif row.holder not in (None, self.holder) and aware(row.lease_until) > now:
             self.session.rollback()
+            self.position = self.lease_until = None
             return None
         row.holder, row.lease_until = self.holder, now + ttl
-        position = row.position
+        self.position, self.lease_until = row.position, now + ttl
         self.session.commit()
-        return position
+        return self.position
 
     def advance(self, position, now):
         """Move the checkpoint to `position`; False when this instance no
@@ -69,7 +74,11 @@ class RelayStore:
             .values(position=position, updated_at=now)
         )
         self.session.commit()
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            self.position = self.lease_until = None
+            return False
+        self.position = position
+        return True
 
     def release(self, now):
         """Give the lease up (on stop), so another instance takes over at once."""
@@ -85,13 +94,6 @@ class RelayStore:
         events = [payload(e) for e in read_events(self.session.connection(), after, limit)]
         self.session.rollback()
         return events
-
-    def lag(self):
-        """Events in the log that the relay has not published yet."""
-        last = self.session.scalar(select(func.max(Event.position))) or 0
-        row = self._row()
-        self.session.rollback()
-        return last - (row.position if row else 0)
 
     def state(self):
         row = self._row()

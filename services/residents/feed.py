@@ -50,24 +50,27 @@ def apply_in_order(store, events, now, observe=None):
     Events at or below the checkpoint are skipped; the run stops at the
     first gap, which the caller fills and offers again."""
     try:
-        mark = store.begin_apply()
-        position = mark.position
-        applied = 0
+        position = store.begin_apply()
+        run = []
         for event in sorted(events, key=position_of):
             at = position_of(event)
-            if at <= position:
+            if at <= position + len(run):
                 continue
-            if at != position + 1:
+            if at != position + len(run) + 1:
                 break
-            apply_event(store, event, now)
-            position = at
-            applied += 1
-            if observe:
-                observe(event)
-        if applied:
-            mark.position, mark.updated_at = position, now
+            run.append(event)
+        if run:
+            store.preload(person_key(e) for e in run)
+            with store.session.no_autoflush:  # one flush at commit: inserts go in batches
+                for event in run:
+                    apply_event(store, event, now)
+            position = position_of(run[-1])
+            store.set_checkpoint(position, now)
         store.commit()
-        return applied, position
+        if observe:
+            for event in run:
+                observe(event)
+        return len(run), position
     except BaseException:
         store.rollback()
         raise
@@ -111,6 +114,50 @@ def receive(store, event, fetch, now, observe=None):
     cert_type, cert_no = person_key(event)
     raise GapNotFilled(
         f"event {at} ({cert_type}:{mask_cert_no(cert_no)}) still follows a gap after {position}")
+
+
+class Intake:
+    """Events delivered together are applied together (a group commit).
+
+    The broker hands a consumer several messages at once (its prefetch);
+    each is handled by its own worker, and the workers take turns under one
+    lock. A worker first `offer`s its event; the worker holding the lock
+    applies every event offered so far in one transaction, so the others
+    find theirs applied when their turn comes and return at once. A worker
+    returns only when its own event is committed (its message is then
+    acknowledged); if a batch fails, each of its workers applies its own
+    event again."""
+
+    def __init__(self):
+        self.pending = {}  # position -> event, offered and not yet applied
+        self.applied = 0  # the checkpoint as of this process's last commit
+
+    def offer(self, event):
+        self.pending[position_of(event)] = event
+
+    def apply(self, store, event, fetch, now, observe=None):
+        """With the lock held: make sure `event` is in the roster. Returns
+        how many events this call applied."""
+        at = position_of(event)
+        if at <= self.applied:
+            self.pending.pop(at, None)
+            return 0
+        batch = {**self.pending, at: event}
+        self.pending.clear()
+        applied, position = apply_in_order(store, batch.values(), now, observe)
+        self.applied = max(self.applied, position)
+        if at > position:  # beyond a gap that the batch did not close
+            applied += receive(store, event, fetch, now, observe)
+            self.applied = max(self.applied, store.checkpoint())
+        for waiting, other in batch.items():
+            if waiting > self.applied:
+                self.pending.setdefault(waiting, other)
+        return applied
+
+    def catch_up(self, store, fetch, now, observe=None):
+        applied = catch_up(store, fetch, now, observe)
+        self.applied = max(self.applied, store.checkpoint())
+        return applied
 
 
 def catch_up(store, fetch, now, observe=None, page=PAGE):

@@ -10,7 +10,7 @@ from nameko.rpc import rpc
 from common.db import Database
 from common.errors import EXPECTED
 from common.service import PlatformService
-from services.residents import export, feed, roster
+from services.residents import export, roster
 from services.residents.store import RosterStore, utcnow
 from services.residents.subscription import (
     ROSTER_QUEUE, DeclarationsLog, Serial, catch_up_timer, deferred_to_catch_up, observe_delay,
@@ -27,13 +27,15 @@ class ResidentsService(PlatformService):
     # the projection of the declaration log
     @consume(ROSTER_QUEUE, requeue_on_error=True)
     def on_declaration_event(self, event):
-        with self.serial, deferred_to_catch_up():
-            feed.receive(self.store, event, self.log.events_after, utcnow(), observe_delay)
+        with deferred_to_catch_up():
+            self.serial.intake.offer(event)
+            with self.serial.lock:
+                self.serial.intake.apply(self.store, event, self.log.events_after, utcnow(), observe_delay)
 
     @catch_up_timer
     def catch_up(self):
-        with self.serial, deferred_to_catch_up():
-            feed.catch_up(self.store, self.log.events_after, utcnow(), observe_delay)
+        with deferred_to_catch_up(), self.serial.lock:
+            self.serial.intake.catch_up(self.store, self.log.events_after, utcnow(), observe_delay)
 
     # the roster of a unit
     @rpc(expected_exceptions=EXPECTED)

@@ -1,11 +1,14 @@
 """Storage API of the residents service: every read and write of its tables."""
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.residents.models import Checkpoint, Resident, ResidentHistory
 
 FEED = "declarations"  # the one log this service follows
+_LOCK_CHECKPOINT = select(Checkpoint.position).where(Checkpoint.name == FEED).with_for_update()
 
 # A unit's roster, newest first: by the time the status began, then by the
 # log position that set it (persons declared in one second keep log order).
@@ -26,12 +29,15 @@ def aware(dt):
 class RosterStore:
     def __init__(self, session):
         self.session = session
+        self._persons = {}  # (cert_type, cert_no) -> Resident or None, in this transaction
 
     def commit(self):
         self.session.commit()
+        self._persons.clear()
 
     def rollback(self):
         self.session.rollback()
+        self._persons.clear()
 
     # the feed's checkpoint
     def begin_apply(self):
@@ -40,13 +46,18 @@ class RosterStore:
         instances never apply the same position, and returns the position."""
         if not self.session.in_transaction():
             self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        row = self.session.scalar(
-            select(Checkpoint).where(Checkpoint.name == FEED).with_for_update())
-        if row is None:
-            row = Checkpoint(name=FEED, position=0, updated_at=utcnow())
-            self.session.add(row)
-            self.session.flush()
-        return row
+        position = self.session.execute(_LOCK_CHECKPOINT).scalar()
+        if position is None:
+            insert = (pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert)
+            self.session.execute(insert(Checkpoint).values(name=FEED, position=0, updated_at=utcnow())
+                                 .on_conflict_do_nothing())
+            position = self.session.execute(_LOCK_CHECKPOINT).scalar()
+        return position
+
+    def set_checkpoint(self, position, now):
+        """Within the apply transaction: the new last position applied."""
+        self.session.execute(
+            update(Checkpoint).where(Checkpoint.name == FEED).values(position=position, updated_at=now))
 
     def checkpoint(self):
         """The last position applied (0 before the first event); no lock."""
@@ -55,11 +66,27 @@ class RosterStore:
         return position or 0
 
     # persons
+    def preload(self, keys):
+        """Read the rows of the persons `keys` ((cert_type, cert_no) pairs)
+        in one query per 500, so that applying a batch of events does not
+        ask the database person by person."""
+        keys = [k for k in set(keys) if k not in self._persons and None not in k]
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            self._persons.update(dict.fromkeys(chunk))
+            rows = self.session.scalars(select(Resident).where(
+                tuple_(Resident.cert_type, Resident.cert_no).in_(chunk)))
+            self._persons.update(((r.cert_type, r.cert_no), r) for r in rows)
+
     def person(self, cert_type, cert_no):
-        return self.session.get(Resident, (cert_type, cert_no))
+        key = (cert_type, cert_no)
+        if key in self._persons:
+            return self._persons[key]
+        return self.session.get(Resident, key)
 
     def add_person(self, row):
         self.session.add(row)
+        self._persons[(row.cert_type, row.cert_no)] = row
 
     def add_history(self, row):
         self.session.add(row)

@@ -19,7 +19,7 @@ from nameko.timer import Timer
 
 from common.metrics import CONSUMER_DELAY
 from services.declarations.relay import PLATFORM_QUEUES, subscriber_queue
-from services.residents.feed import GapNotFilled, NotAnEvent
+from services.residents.feed import GapNotFilled, Intake, NotAnEvent
 from services.residents.projection import parse_time
 
 log = logging.getLogger(__name__)
@@ -61,15 +61,16 @@ class DeclarationsLog(RpcProxy):
 
 
 class Serial(DependencyProvider):
-    """One lock per container: events are applied one at a time, in the
-    order they arrive (a second instance is kept apart by the database
-    lock on the checkpoint)."""
+    """One lock and one feed.Intake per container: events are applied by
+    one worker at a time, in batches of what arrived together (a second
+    instance is kept apart by the database lock on the checkpoint)."""
 
     def setup(self):
         self.lock = Semaphore(1)
+        self.intake = Intake()
 
     def get_dependency(self, worker_ctx):
-        return self.lock
+        return self
 
 
 class CatchUpTimer(Timer):

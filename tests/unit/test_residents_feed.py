@@ -137,3 +137,53 @@ def test_two_instances_racing_over_one_database_apply_each_event_once(engine):
         assert s.checkpoint() == 300
         assert s.roster(1, 0, 1)[0] + s.roster(2, 0, 1)[0] == 300
         assert session.scalar(select(func.count()).select_from(ResidentHistory)) == 300
+
+
+def test_events_delivered_together_are_applied_in_one_transaction(store):
+    log = build(5)
+    intake = feed.Intake()
+    fetch = CountingLog(log)
+    for event in log.events:
+        intake.offer(event)
+    # The first worker to hold the lock applies what all five workers offered.
+    assert intake.apply(store, log.events[0], fetch, T0) == 5
+    assert [intake.apply(store, e, fetch, T0) for e in log.events[1:]] == [0, 0, 0, 0]
+    assert store.checkpoint() == 5 and fetch.calls == []
+
+
+def test_a_batch_with_a_hole_applies_up_to_it_and_the_late_event_closes_it(store):
+    log = build(4)
+    intake = feed.Intake()
+    fetch = CountingLog(log)
+    for event in (log.events[0], log.events[1], log.events[3]):  # 3 is still on its way
+        intake.offer(event)
+    assert intake.apply(store, log.events[0], fetch, T0) == 2
+    assert store.checkpoint() == 2 and fetch.calls == []
+    intake.offer(log.events[2])
+    assert intake.apply(store, log.events[2], fetch, T0) == 2  # 3, and 4 that waited
+    assert intake.apply(store, log.events[3], fetch, T0) == 0
+    assert store.checkpoint() == 4 and fetch.calls == []
+
+
+def test_an_event_beyond_a_gap_nobody_closes_is_filled_from_the_log(store):
+    log = build(3)
+    intake = feed.Intake()
+    fetch = CountingLog(log)
+    intake.offer(log.events[2])
+    assert intake.apply(store, log.events[2], fetch, T0) == 3
+    assert fetch.calls == [(0, 2)]
+
+
+def test_after_a_failed_batch_each_worker_applies_its_own_event(store):
+    log = build(3)
+    broken = dict(log.events[1], occurred_at="not a time")
+    intake = feed.Intake()
+    for event in (log.events[0], broken, log.events[2]):
+        intake.offer(event)
+    with pytest.raises(ValueError):
+        intake.apply(store, broken, CountingLog(log), T0)
+    assert store.checkpoint() == 0 and intake.pending == {}
+    # The broken message goes back to the queue; the others still get applied.
+    assert intake.apply(store, log.events[0], CountingLog(log), T0) == 1
+    assert intake.apply(store, log.events[2], CountingLog(log), T0) == 2  # 2 comes from the log
+    assert store.checkpoint() == 3

@@ -1,0 +1,99 @@
+"""Residents is stopped during 1,000 declarations: after it starts again, and
+even after it is killed while catching up, its roster equals what the log
+says (unit, status and name of every person)."""
+import signal
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.factories import enrolment
+from tests.faults.conftest import fold, read_log
+from tests.suite import ADMIN_PASSWORD, start_suite
+
+DECLARATIONS = 1000
+
+
+@pytest.fixture
+def suite():
+    with start_suite({"RESIDENTS_CATCHUP_INTERVAL": "2"}) as s:
+        s.admin_token = s.login("admin", ADMIN_PASSWORD)
+        yield s
+
+
+def plan(a, b):
+    """1,000 declarations: 700 enrolments in A, 150 in B, 60 transfers from
+    A to B, 60 suspensions in A, 30 changes in B."""
+    people = [enrolment(6_000_000 + i) for i in range(850)]
+    first = [(a, "enrolment", p) for p in people[:700]] + [(b, "enrolment", p) for p in people[700:]]
+    then = [(b, "enrolment", p) for p in people[:60]]
+    then += [(a, "suspension", {"cert_type": "01", "cert_no": p["cert_no"], "name": p["name"],
+                                 "reason": "02"}) for p in people[100:160]]
+    then += [(b, "change", {"cert_type": "01", "cert_no": p["cert_no"], "name": p["name"],
+                            "changes": {"phone": "13912345678"}}) for p in people[700:730]]
+    return first, then
+
+
+def declare_all(suite, steps):
+    def one(step):
+        unit, kind, body = step
+        r = suite.api("POST", f"/api/declarations/{kind}", unit["token"], json=body)
+        assert r.status_code == 201, r.text
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, steps))
+
+
+def residents_checkpoint(suite):
+    path = suite.env["RESIDENTS_DATABASE_URL"].removeprefix("sqlite:///")
+    try:
+        with sqlite3.connect(path, timeout=5) as db:
+            row = db.execute("SELECT position FROM residents_checkpoint").fetchone()
+            return row[0] if row else 0
+    except sqlite3.Error:
+        return 0
+
+
+def roster_of(suite, unit):
+    items, page = [], 1
+    while True:
+        body = suite.api("GET", "/api/residents", unit["token"], params={"page": page, "size": 200}).json()
+        items += body["items"]
+        if len(items) >= body["total"]:
+            return {(i["cert_type"], i["cert_no"]): (unit["unit"]["id"], i["status"], i["name"]) for i in items}
+        page += 1
+
+
+def test_residents_down_during_1000_declarations_catches_up_to_the_log(suite):
+    a = suite.new_unit(suite.admin_token)
+    b = suite.new_unit(suite.admin_token)
+    first, then = plan(a, b)
+    assert len(first) + len(then) == DECLARATIONS
+
+    suite.stop_process("residents")
+    declare_all(suite, first)
+    declare_all(suite, then)
+    log = read_log(suite, suite.admin_token)
+    last = log[-1]["position"]
+    assert residents_checkpoint(suite) < last
+
+    # Start it, and kill it hard while it is catching up.
+    suite.start_process("residents")
+    deadline = time.time() + 60
+    while residents_checkpoint(suite) < min(last, 50) and time.time() < deadline:
+        time.sleep(0.02)
+    suite.stop_process("residents", sig=signal.SIGKILL)
+    killed_at = residents_checkpoint(suite)
+
+    suite.start_process("residents")
+    suite.wait_ready()
+    deadline = time.time() + 120
+    while residents_checkpoint(suite) < last and time.time() < deadline:
+        time.sleep(0.2)
+    assert residents_checkpoint(suite) == last, (killed_at, suite.log_tail("residents"))
+
+    expected = fold(log)
+    roster = {**roster_of(suite, a), **roster_of(suite, b)}
+    assert len(roster) == len(expected) == 850
+    assert roster == expected
