@@ -7,6 +7,7 @@ turns it into a float nor drops its last digits."""
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
 
 from common import codes
 from services.residents.roster import BUSINESS_TZ
@@ -31,14 +32,12 @@ COLUMNS = (
     ("状态日期", 12, lambda r: aware(r.since).astimezone(BUSINESS_TZ).date().isoformat()),
 )
 HEADERS = tuple(c[0] for c in COLUMNS)
-# Columns whose cells must stay text whatever they hold.
+# Columns formatted as text: what is typed into them later stays text too.
 TEXT_COLUMNS = {"证件号码", "联系电话", "出生日期", "状态日期"}
-
-
-def _letter(index):
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index)
+# Cells that carry the text format themselves as well (a styled cell costs
+# more to write): the certificate number, which Excel must never read as a
+# number. The other columns hold strings, which Excel keeps as they are.
+TEXT_CELLS = {"证件号码"}
 
 
 def write_roster(rows, target):
@@ -47,9 +46,9 @@ def write_roster(rows, target):
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(SHEET_TITLE)
     for index, (header, width, _value) in enumerate(COLUMNS, start=1):
-        ws.column_dimensions[_letter(index)].width = width
+        ws.column_dimensions[get_column_letter(index)].width = width
         if header in TEXT_COLUMNS:
-            ws.column_dimensions[_letter(index)].number_format = TEXT
+            ws.column_dimensions[get_column_letter(index)].number_format = TEXT
     ws.freeze_panes = "A2"
     bold = Font(bold=True)
     centre = Alignment(horizontal="center")
@@ -63,7 +62,7 @@ def write_roster(rows, target):
     for row in rows:
         cells = []
         for header, _width, value in COLUMNS:
-            if header in TEXT_COLUMNS:
+            if header in TEXT_CELLS:
                 cell = WriteOnlyCell(ws, value=value(row))
                 cell.number_format = TEXT
                 cells.append(cell)

@@ -116,6 +116,13 @@ class RosterStore:
     def roster(self, unit_id, offset, limit, **filters):
         """(total, rows of one page) of a unit's roster, newest first."""
         query = self._roster_query(unit_id, **filters)
+        if filters.get("cert_nos"):
+            # A handful of rows at most: found by the (unit_id, cert_no)
+            # index and ordered here, so that no planner prefers walking the
+            # unit's whole roster in date order to avoid a sort.
+            rows = sorted(self.session.scalars(query),
+                          key=lambda r: (aware(r.since), r.status_position), reverse=True)
+            return len(rows), rows[offset:offset + limit]
         total = self.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = list(self.session.scalars(query.order_by(*ROSTER_ORDER).offset(offset).limit(limit)))
         return total, rows
