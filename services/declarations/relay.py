@@ -26,7 +26,8 @@ import time
 import uuid
 from datetime import timedelta
 
-from kombu import Exchange, Queue, binding
+from kombu import Connection, Exchange, Queue, binding
+from kombu.exceptions import ChannelError
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.constants import PERSISTENT
 from nameko.dependency_providers import Config
@@ -47,9 +48,14 @@ EXCHANGE_NAME = EXCHANGE  # common/events.py: the contract's one spelling
 ALL_TYPES = "#"
 
 # The durable queues of the platform's own consumers, declared by the relay
-# before it publishes. Downstream systems may add theirs with the
-# RELAY_SUBSCRIBER_QUEUES setting (comma-separated names, bound to all types).
+# with every publish (once per connection), so nothing is published before
+# they exist. They are single-active-consumer queues: of several instances
+# of a consumer, one receives (in order) while the others stand by.
+# Downstream systems may have theirs declared too with the
+# RELAY_SUBSCRIBER_QUEUES setting (comma-separated names of plain durable
+# queues bound with "#").
 PLATFORM_QUEUES = {"residents": "evt-declarations--residents.roster"}
+SINGLE_ACTIVE_CONSUMER = {"x-single-active-consumer": True}
 
 DEFAULTS = {
     "RELAY_INTERVAL": 0.02,  # seconds between looks at the log (one small query when idle)
@@ -63,13 +69,18 @@ def event_exchange():
     return Exchange(EXCHANGE_NAME, type="topic", durable=True, delivery_mode=PERSISTENT)
 
 
-def subscriber_queue(name, routing_keys=(ALL_TYPES,)):
+def subscriber_queue(name, routing_keys=(ALL_TYPES,), arguments=None):
     """A durable queue bound to `declarations.events` with `routing_keys`."""
     exchange = event_exchange()
     return Queue(
-        name, durable=True, auto_delete=False,
+        name, durable=True, auto_delete=False, queue_arguments=arguments,
         bindings=[binding(exchange, routing_key=key) for key in routing_keys],
     )
+
+
+def platform_queue(consumer):
+    """The queue of one of the platform's own consumers, e.g. "residents"."""
+    return subscriber_queue(PLATFORM_QUEUES[consumer], arguments=SINGLE_ACTIVE_CONSUMER)
 
 
 def _setting(config, key):
@@ -123,12 +134,13 @@ class EventPublisher(DependencyProvider):
     def setup(self):
         config = self.container.config
         extra = [q.strip() for q in str(_setting(config, "RELAY_SUBSCRIBER_QUEUES") or "").split(",")]
-        names = list(PLATFORM_QUEUES.values()) + [q for q in extra if q]
+        self.extra = [subscriber_queue(name) for name in extra if name]
+        self.extra_declared = not self.extra
         self.exchange = event_exchange()
         self.publisher = Publisher(
             config["AMQP_URI"], use_confirms=True, mandatory=True,
             serializer="json", delivery_mode=PERSISTENT,
-            declare=[self.exchange] + [subscriber_queue(n) for n in names],
+            declare=[self.exchange] + [platform_queue(name) for name in PLATFORM_QUEUES],
             retry=True, retry_policy=self.retry_policy,
             transport_options={**self.retry_policy, "confirm_publish": True},
         )
@@ -136,7 +148,21 @@ class EventPublisher(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self.publish
 
+    def declare_extra(self):
+        """Declare the downstream queues of RELAY_SUBSCRIBER_QUEUES, once. A
+        queue that exists with other arguments is the downstream's business:
+        it is reported, and must not stop publishing for everyone else."""
+        with Connection(self.container.config["AMQP_URI"], connect_timeout=5) as conn:
+            for queue in self.extra:
+                try:
+                    queue(conn.channel()).declare()
+                except ChannelError as error:
+                    log.error("relay: could not declare the queue %s: %s", queue.name, error)
+        self.extra_declared = True
+
     def publish(self, event):
+        if not self.extra_declared:
+            self.declare_extra()
         self.publisher.publish(
             event, exchange=self.exchange, routing_key=event["type"],
             message_id=str(event["event_id"]),

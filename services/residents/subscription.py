@@ -4,7 +4,9 @@ and catches up from, and the lock that applies one event at a time.
 
 The queue's name is stable and listed in the relay's PLATFORM_QUEUES, so the
 relay declares it before publishing: events published while residents is
-down (or before it first started) wait in the queue.
+down (or before it first started) wait in the queue. It is a
+single-active-consumer queue: of several residents instances one receives the
+events, in order, and another takes over when it goes.
 """
 import contextlib
 import logging
@@ -18,13 +20,13 @@ from nameko.rpc import RpcProxy
 from nameko.timer import Timer
 
 from common.metrics import CONSUMER_DELAY
-from services.declarations.relay import PLATFORM_QUEUES, subscriber_queue
+from services.declarations.relay import platform_queue
 from services.residents.feed import GapNotFilled, Intake, NotAnEvent
 from services.residents.projection import parse_time
 
 log = logging.getLogger(__name__)
 
-ROSTER_QUEUE = subscriber_queue(PLATFORM_QUEUES["residents"])
+ROSTER_QUEUE = platform_queue("residents")
 CONSUMER = "residents"
 
 

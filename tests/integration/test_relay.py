@@ -245,3 +245,33 @@ def test_two_relay_instances_publish_each_event_once_in_order(
     got = probe.take(200)
     assert [b["position"] for b, _ in got] == list(range(1, 201))
     assert probe.empty()
+
+
+def test_downstream_queues_named_in_the_settings_are_declared_and_a_conflict_stops_nobody(
+        container_factory, relay_config, log_engine, probe):
+    with Connection(relay_config["AMQP_URI"]) as conn:
+        # A downstream declared its queue with arguments of its own.
+        subscriber_queue("downstream.odd", arguments={"x-max-length": 10})(conn.channel()).declare()
+    config = {**relay_config, "RELAY_SUBSCRIBER_QUEUES": "downstream.insurer, downstream.odd"}
+    declare(log_engine, 0, 3)
+    container_factory(OutboxRelay, config).start()
+    assert len(probe.take(3)) == 3
+    assert queue_depth(relay_config, "downstream.insurer") == 3
+    assert queue_depth(relay_config, "downstream.odd") == 3
+
+
+def test_the_residents_queue_is_single_active_consumer(container_factory, relay_config, log_engine):
+    declare(log_engine, 0, 1)
+    container_factory(OutboxRelay, relay_config).start()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            if queue_depth(relay_config, PLATFORM_QUEUES["residents"]) == 1:
+                break
+        except Exception:  # not declared yet
+            pass
+        time.sleep(0.05)
+    with Connection(relay_config["AMQP_URI"]) as conn:
+        # Declaring it without the argument is refused: the queue has it.
+        with pytest.raises(Exception, match="x-single-active-consumer"):
+            subscriber_queue(PLATFORM_QUEUES["residents"])(conn.channel()).declare()

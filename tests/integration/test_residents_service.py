@@ -127,3 +127,19 @@ def test_export_over_rpc_is_a_workbook_of_the_filtered_roster(platform, declarat
     rows = list(sheet.values)
     assert len(rows) == 5 and rows[0][1] == "证件号码"
     assert {r[1] for r in rows[1:]} == {id_number(i) for i in range(51, 55)}
+
+
+def test_two_residents_instances_one_consumes_and_the_other_takes_over(
+        container_factory, configs, platform, declarations, residents):
+    platform("declarations")
+    first = container_factory(ResidentsService, configs["residents"])
+    first.start()
+    container_factory(ResidentsService, dict(configs["residents"])).start()
+    for i in range(60, 80):
+        declarations.enrol(U, ACTOR, enrolment(i))
+    wait_for(lambda: residents.checkpoint() == 20)
+    first.stop()  # the active consumer goes; the standby receives from now on
+    for i in range(80, 100):
+        declarations.enrol(U, ACTOR, enrolment(i))
+    wait_for(lambda: residents.checkpoint() == 40)
+    assert residents.roster(U["id"], {}, 1, 100)["total"] == 40
