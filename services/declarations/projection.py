@@ -10,33 +10,32 @@ A fold holds:
   records  [record row]                  one per event, in position order
 """
 from collections import defaultdict
-from datetime import timezone
+from datetime import datetime, timezone
 
 from services.declarations.domain import BUSINESS_TYPE, evolve, movements
 
 
 class MonthOf:
     """The business-time-zone calendar month ("YYYY-MM") of an instant.
-    Memoised, because rebuild asks it a million times."""
+    Remembers the UTC bounds of the month it last answered: the log is in
+    time order, so rebuild's million questions are mostly two comparisons."""
 
     def __init__(self, tz):
         self.tz = tz
-        self._cache = {}
+        self._lo = self._hi = None
+        self._month = None
 
     def __call__(self, instant):
         if instant.tzinfo is None:  # SQLite gives back naive UTC
             instant = instant.replace(tzinfo=timezone.utc)
-        elif instant.utcoffset():
-            instant = instant.astimezone(timezone.utc)
-        # Zone offsets are whole quarter-hours: every instant of one UTC
-        # quarter-hour falls in the same local month.
-        key = (instant.year, instant.month, instant.day, instant.hour, instant.minute // 15)
-        month = self._cache.get(key)
-        if month is None:
-            local = instant.astimezone(self.tz)
-            month = f"{local.year:04d}-{local.month:02d}"
-            self._cache[key] = month
-        return month
+        if self._lo is not None and self._lo <= instant < self._hi:
+            return self._month
+        local = instant.astimezone(self.tz)
+        start = datetime(local.year, local.month, 1, tzinfo=self.tz)
+        end = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=self.tz)
+        self._lo, self._hi = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        self._month = f"{local.year:04d}-{local.month:02d}"
+        return self._month
 
 
 def record_of(event):
@@ -70,14 +69,16 @@ class Fold:
         moves = movements(event)
         if moves:
             month = self.month_of(event["occurred_at"])
+            months = self.months
             for unit_id, delta in moves:
                 self.counts[unit_id] += delta
-                entry = self.months.get((unit_id, month))
+                entry = months.get((unit_id, month))
                 if entry is None:
-                    entry = self.months[(unit_id, month)] = [0, 0]
+                    entry = months[(unit_id, month)] = [0, 0]
                 entry[0 if delta > 0 else 1] += 1
         sid = event["stream_id"]
-        self.persons[sid] = evolve(self.persons.get(sid), event)
+        persons = self.persons
+        persons[sid] = evolve(persons.get(sid), event)
         self.touched.add(sid)
         unit = event["metadata"].get("unit")
         if unit:
