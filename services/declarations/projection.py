@@ -38,6 +38,10 @@ class MonthOf:
         return self._month
 
 
+# The only metadata keys a fold reads (store.iter_fold_events reads no more).
+FOLD_METADATA = ("record_id", "batch_no", "unit")
+
+
 def record_of(event):
     """The record-list row of an event: the declaring unit's record."""
     data, meta = event["data"], event["metadata"]

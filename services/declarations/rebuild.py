@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, text
 
 from services.declarations.models import PROJECTIONS, Person, Record, UnitCount, UnitMonth, UnitSeen
 from services.declarations.projection import Fold
-from services.declarations.store import APPEND_LOCK, bulk_insert, iter_events, json_value, utc, write_fold
+from services.declarations.store import APPEND_LOCK, bulk_insert, iter_fold_events, json_value, utc, write_fold
 
 CHUNK = 20000
 MAX_REPORTED = 20  # differences listed per table
@@ -93,7 +93,7 @@ def rebuild(engine, tz, chunk=CHUNK):
 def _replay_into(conn, tz, chunk):
     fold = Fold(tz)
     count = 0
-    for events in iter_events(conn, 0, chunk):
+    for events in iter_fold_events(conn, 0, chunk):
         fold.apply_all(events)
         count += len(events)
         bulk_insert(conn, Record.__table__, fold.take_records())
@@ -105,7 +105,7 @@ def replay(conn, tz, chunk=CHUNK, on_chunk=None):
     """Fold the whole log in memory; `on_chunk(events, records)` sees each
     chunk's records, which are then dropped to bound memory."""
     fold = Fold(tz)
-    for events in iter_events(conn, 0, chunk):
+    for events in iter_fold_events(conn, 0, chunk):
         fold.apply_all(events)
         records = fold.take_records()
         if on_chunk:
