@@ -203,12 +203,21 @@ def _insert_for(conn):
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
+_UPSERTS = {}
+
+
 def upsert(conn, table, rows, keys, update):
-    """INSERT ... ON CONFLICT (keys) DO UPDATE SET `update(table, excluded)`."""
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET `update(table, excluded)`.
+    One form per table and dialect, built once (building it costs a third
+    of a declaration's time)."""
     if not rows:
         return
-    stmt = _insert_for(conn)(table)
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(table, stmt.excluded))
+    cache_key = (conn.dialect.name, table.name)
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        stmt = _insert_for(conn)(table)
+        stmt = _UPSERTS[cache_key] = stmt.on_conflict_do_update(
+            index_elements=keys, set_=update(table, stmt.excluded))
     conn.execute(stmt, rows)
 
 
