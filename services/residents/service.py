@@ -4,7 +4,6 @@ import tempfile
 from datetime import datetime
 
 from nameko.dependency_providers import Config
-from nameko.messaging import consume
 from nameko.rpc import rpc
 
 from common.db import Database
@@ -13,7 +12,8 @@ from common.service import PlatformService
 from services.residents import export, roster
 from services.residents.store import RosterStore, utcnow
 from services.residents.subscription import (
-    ROSTER_QUEUE, DeclarationsLog, Serial, catch_up_timer, deferred_to_catch_up, observe_delay,
+    ROSTER_QUEUE, DeclarationsLog, Serial, catch_up_timer, consume_roster, deferred_to_catch_up,
+    observe_delay,
 )
 
 
@@ -25,7 +25,7 @@ class ResidentsService(PlatformService):
     config = Config()
 
     # the projection of the declaration log
-    @consume(ROSTER_QUEUE, requeue_on_error=True)
+    @consume_roster(ROSTER_QUEUE, requeue_on_error=True)
     def on_declaration_event(self, event):
         with deferred_to_catch_up():
             self.serial.intake.offer(event)

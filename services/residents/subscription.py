@@ -16,6 +16,7 @@ import eventlet
 from eventlet.semaphore import Semaphore
 from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer, QueueConsumer
 from nameko.rpc import RpcProxy
 from nameko.timer import Timer
 
@@ -67,12 +68,49 @@ class Serial(DependencyProvider):
     one worker at a time, in batches of what arrived together (a second
     instance is kept apart by the database lock on the checkpoint)."""
 
-    def setup(self):
+    def __init__(self):
         self.lock = Semaphore(1)
         self.intake = Intake()
 
     def get_dependency(self, worker_ctx):
         return self
+
+
+class RosterQueueConsumer(QueueConsumer):
+    """The roster queue's own connection, with a prefetch of ROSTER_PREFETCH
+    (default 200) messages instead of the container's max_workers."""
+
+    @property
+    def prefetch_count(self):
+        return int(self.container.config.get("ROSTER_PREFETCH") or 200)
+
+
+class RosterConsumer(Consumer):
+    """Consumes the roster queue, offering each event to the Intake as soon
+    as it arrives, before a worker is free to handle it: so the worker that
+    holds the apply lock takes every prefetched event into its transaction,
+    not only those of the (at most max_workers) running workers. Messages are
+    still acknowledged only by their own worker, once their event is
+    committed."""
+
+    queue_consumer = RosterQueueConsumer()
+
+    def handle_message(self, body, message):
+        try:
+            self._serial().intake.offer(body)
+        except NotAnEvent:
+            pass  # its worker says so
+        super().handle_message(body, message)
+
+    def _serial(self):
+        serial = getattr(self, "serial", None)
+        if serial is None:
+            serial = self.serial = next(
+                d for d in self.container.dependencies if isinstance(d, Serial))
+        return serial
+
+
+consume_roster = RosterConsumer.decorator
 
 
 class CatchUpTimer(Timer):
