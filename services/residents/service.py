@@ -3,6 +3,8 @@ import base64
 import tempfile
 from datetime import datetime
 
+import eventlet
+
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 
@@ -15,6 +17,15 @@ from services.residents.subscription import (
     ROSTER_QUEUE, DeclarationsLog, Serial, catch_up_timer, consume_roster, deferred_to_catch_up,
     observe_delay,
 )
+
+
+def cooperative(rows, every=200):
+    """Let the other green threads run while a long export is written, so
+    that events keep reaching the roster meanwhile."""
+    for count, row in enumerate(rows):
+        if count % every == 0:
+            eventlet.sleep(0)
+        yield row
 
 
 class ResidentsService(PlatformService):
@@ -54,7 +65,7 @@ class ResidentsService(PlatformService):
     @rpc(expected_exceptions=EXPECTED)
     def export_roster(self, unit_id, filters=None):
         """The filtered roster as .xlsx: {rows, content (base64)}."""
-        rows = self.store.roster_stream(unit_id, **roster.filters_of(filters))
+        rows = cooperative(self.store.roster_stream(unit_id, **roster.filters_of(filters)))
         with tempfile.TemporaryFile() as f:
             count = export.write_roster(rows, f)
             f.seek(0)
