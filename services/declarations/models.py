@@ -69,8 +69,10 @@ class Record(Base):
     declared data stay in the event (record_id = event_id) and are read from
     there for the detail view."""
     __tablename__ = "records"
-    record_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    position: Mapped[int] = mapped_column(BigInteger)
+    # The event's position: rows are appended in key order (a million of
+    # them in a rebuild), not scattered by a random UUID key.
+    position: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=False)
+    record_id: Mapped[str] = mapped_column(String(36))
     unit_id: Mapped[int] = mapped_column(Integer)
     business_type: Mapped[str] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(20))
@@ -80,6 +82,7 @@ class Record(Base):
     declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     batch_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
     __table_args__ = (
+        Index("ux_records_record_id", "record_id", unique=True),
         Index("ix_records_unit_position", "unit_id", "position"),
         Index("ix_records_unit_declared", "unit_id", "declared_at"),
     )

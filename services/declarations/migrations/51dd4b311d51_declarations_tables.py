@@ -1,15 +1,15 @@
 """declarations tables: the event log (append-only, enforced by triggers),
 its projections, idempotency answers, the relay's state and batch records
 
-Revision ID: fdc08d83c5e4
+Revision ID: 51dd4b311d51
 Revises: 
-Create Date: 2026-11-27 20:10:32.243255
+Create Date: 2026-11-27 20:24:24.891759
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'fdc08d83c5e4'
+revision = '51dd4b311d51'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -74,8 +74,8 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_persons_unit_id'), ['unit_id'], unique=False)
 
     op.create_table('records',
+    sa.Column('position', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('record_id', sa.String(length=36), nullable=False),
-    sa.Column('position', sa.BigInteger(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('business_type', sa.String(length=20), nullable=False),
     sa.Column('action', sa.String(length=20), nullable=False),
@@ -84,11 +84,12 @@ def upgrade():
     sa.Column('name', sa.String(length=50), nullable=False),
     sa.Column('declared_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('batch_no', sa.String(length=40), nullable=True),
-    sa.PrimaryKeyConstraint('record_id')
+    sa.PrimaryKeyConstraint('position')
     )
     with op.batch_alter_table('records', schema=None) as batch_op:
         batch_op.create_index('ix_records_unit_declared', ['unit_id', 'declared_at'], unique=False)
         batch_op.create_index('ix_records_unit_position', ['unit_id', 'position'], unique=False)
+        batch_op.create_index('ux_records_record_id', ['record_id'], unique=True)
 
     op.create_table('relay_state',
     sa.Column('name', sa.String(length=60), nullable=False),
@@ -146,6 +147,7 @@ def downgrade():
     op.drop_table('unit_counts')
     op.drop_table('relay_state')
     with op.batch_alter_table('records', schema=None) as batch_op:
+        batch_op.drop_index('ux_records_record_id')
         batch_op.drop_index('ix_records_unit_position')
         batch_op.drop_index('ix_records_unit_declared')
 
