@@ -1,14 +1,14 @@
 """auth tables
 
-Revision ID: f66e05b5f8f2
+Revision ID: 3997cb2b70aa
 Revises: 
-Create Date: 2026-11-27 18:28:46.208604
+Create Date: 2026-11-27 20:49:10.744847
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'f66e05b5f8f2'
+revision = '3997cb2b70aa'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -26,6 +26,7 @@ def upgrade():
     )
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
         batch_op.create_index('ix_login_attempts_account_at', ['account', 'at'], unique=False)
+        batch_op.create_index('ix_login_attempts_address_at', ['address', 'at'], unique=False)
 
     op.create_table('units',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -71,6 +72,7 @@ def downgrade():
     op.drop_table('accounts')
     op.drop_table('units')
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
+        batch_op.drop_index('ix_login_attempts_address_at')
         batch_op.drop_index('ix_login_attempts_account_at')
 
     op.drop_table('login_attempts')
