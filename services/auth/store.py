@@ -1,25 +1,16 @@
 """Storage API of the auth service: every read and write of its tables."""
 import hashlib
-from datetime import datetime, timezone
 
 from sqlalchemy import func, select, update
 
 from services.auth.models import Account, LoginAttempt, Session, Unit
+from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 
-
-def utcnow():
-    return datetime.now(timezone.utc)
 
 
 def token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
-
-def aware(dt):
-    """SQLite returns naive datetimes; every time stored here is UTC."""
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt
 
 
 class AuthStore:

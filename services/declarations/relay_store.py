@@ -5,25 +5,17 @@ The lease makes one relay instance the publisher however many declarations
 instances run: an instance publishes only while it holds an unexpired lease,
 and its checkpoint write is fenced by the holder, so an instance that lost
 the lease cannot move the checkpoint."""
-from datetime import datetime, timezone
 
 from sqlalchemy import func, select, update
 
 from common.events import payload
 from services.declarations.models import Event, RelayState
 from services.declarations.store import read_events
+from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 
 RELAY = "declarations.events"  # the name of the one row: the exchange it feeds
 
 
-def utcnow():
-    return datetime.now(timezone.utc)
-
-
-def aware(dt):
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt
 
 
 class RelayStore:

@@ -3,7 +3,6 @@
 `unit` is {id, name, credit_code} and `actor` {account, request_id, address},
 both taken by the gateway from the caller's token, never from the request."""
 import base64
-from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from nameko.dependency_providers import Config
@@ -16,10 +15,8 @@ from services.declarations import declaring, queries
 from services.declarations.batch import batches
 from services.declarations.domain import CHANGE, ENROL, SUSPEND
 from services.declarations.store import DeclarationsStore
+from common.clock import utcnow
 
-
-def utcnow():
-    return datetime.now(timezone.utc)
 
 
 class DeclarationsService(PlatformService):

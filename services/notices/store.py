@@ -1,25 +1,16 @@
 """Storage API of the notices service: every read and write of its tables."""
-from datetime import datetime, timezone
 
 from sqlalchemy import and_, exists, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from services.notices.models import Notice, NoticeRead
+from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 
 # Units see published notices, pinned ones first, then the newest.
 LISTING_ORDER = (Notice.pinned.desc(), Notice.published_at.desc(), Notice.id.desc())
 
 
-def utcnow():
-    return datetime.now(timezone.utc)
-
-
-def aware(dt):
-    """SQLite returns naive datetimes; every time stored here is UTC."""
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt
 
 
 class NoticesStore:

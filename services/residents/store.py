@@ -1,11 +1,11 @@
 """Storage API of the residents service: every read and write of its tables."""
-from datetime import datetime, timezone
 
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.residents.models import Checkpoint, Resident, ResidentHistory
+from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 
 FEED = "declarations"  # the one log this service follows
 _LOCK_CHECKPOINT = select(Checkpoint.position).where(Checkpoint.name == FEED).with_for_update()
@@ -15,15 +15,6 @@ _LOCK_CHECKPOINT = select(Checkpoint.position).where(Checkpoint.name == FEED).wi
 ROSTER_ORDER = (Resident.since.desc(), Resident.status_position.desc())
 
 
-def utcnow():
-    return datetime.now(timezone.utc)
-
-
-def aware(dt):
-    """SQLite returns naive datetimes; every time stored here is UTC."""
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt
 
 
 class RosterStore:
