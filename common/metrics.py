@@ -20,8 +20,15 @@ RPC_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 EVENTS_APPENDED = Counter("declarations_events_appended_total", "Events appended to the log", ["type"])
 EVENTS_PUBLISHED = Counter("declarations_events_published_total", "Events published by the relay", ["type"])
-RELAY_LAG = Gauge("declarations_relay_lag_events", "Events in the log not yet published")
-CONSUMER_LAG = Gauge("consumer_lag_events", "Events published but not yet applied", ["consumer"])
+RELAY_LAG = Gauge(
+    "declarations_relay_lag_events",
+    "Events in the log not yet published (reported by the lease holder; 0 on a standby)")
+RELAY_LEASE_HELD = Gauge(
+    "declarations_relay_lease_held", "1 while this instance's relay holds the lease and publishes")
+CONSUMER_LAG = Gauge(
+    "consumer_lag_events",
+    "Events published (the log head the relay announced) but not yet applied by this instance",
+    ["consumer"])
 CONSUMER_DELAY = Histogram(
     "consumer_apply_delay_seconds", "From an event's commit until a consumer applied it", ["consumer"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))

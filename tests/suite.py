@@ -1,7 +1,17 @@
 """Runs the whole platform for tests: the processes of deploy/Procfile (the
-same commands `make run` uses), each service on its own temporary SQLite
-database, all on a private RabbitMQ virtual host so a developer's running
-suite never answers a test's RPC."""
+same commands `make run` uses), each service on its own temporary database,
+all on a private RabbitMQ virtual host so a developer's running suite never
+answers a test's RPC.
+
+By default each service has a SQLite file prepared by deploy/bootstrap.py
+(the `make run` path). `database="postgresql"` gives each service a fresh
+PostgreSQL database on the local server, migrated by `python -m
+deploy.migrate upgrade` (the production path), seeded, and dropped after.
+`instances={"declarations": 2}` runs a Procfile line as several processes,
+named `declarations.1`, `declarations.2` (a service with one instance keeps
+its plain name). Every Nameko process serves Prometheus metrics on its own
+METRICS_PORT (`suite.metrics(name)`)."""
+import contextlib
 import os
 import random
 import shlex
@@ -14,6 +24,7 @@ import time
 import uuid
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from common.credit_code import ALPHABET, check_character
 
@@ -68,14 +79,67 @@ class Vhost:
         return f"amqp://{BROKER}/{self.name}"
 
 
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.contextmanager
+def postgres_databases(services=SERVICES):
+    """{service: URL} of a fresh PostgreSQL database per service, dropped after."""
+    from sqlalchemy import create_engine, text
+
+    stem = "edt_suite_" + uuid.uuid4().hex[:8]
+    names = {s: f"{stem}_{s}" for s in services}
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield {s: f"{base}/{name}" for s, name in names.items()}
+    finally:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def parse_metrics(text):
+    """{(name, frozenset(labels.items())): value} of a Prometheus text page."""
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            values[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return values
+
+
+def metric(values, name, **labels):
+    """The sum of the samples `name` whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in values.items() if n == name and wanted <= ls)
+
+
 class Suite:
     """The platform, started for a test session. `url` is the gateway."""
 
-    def __init__(self, amqp_uri, workdir, extra_env=None):
+    def __init__(self, amqp_uri, workdir, extra_env=None, instances=None, database_urls=None):
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.commands = procfile()
+        self.commands = {}
+        self.process_env = {}
+        self.metrics_ports = {}
+        for name, command in procfile().items():
+            count = (instances or {}).get(name, 1)
+            for i in range(1, count + 1):
+                process = f"{name}.{i}" if count > 1 else name
+                self.commands[process] = command
+                if name in SERVICES:
+                    self.metrics_ports[process] = free_port()
+                    self.process_env[process] = {
+                        "METRICS_PORT": str(self.metrics_ports[process]),
+                        "HEARTBEAT_FILE": os.path.join(workdir, f"{process}.heartbeat"),
+                    }
+        self.migrate = database_urls is not None
         self.procs = {}
         self.logs = {}
         self.env = {
@@ -92,13 +156,19 @@ class Suite:
             "LOG_LEVEL": "INFO",
             # Every test client is 127.0.0.1; the per-address limit is unit-tested.
             "LOGIN_RATE_PER_ADDRESS": "100000",
-            **{f"{s.upper()}_DATABASE_URL": f"sqlite:///{workdir}/{s}.db" for s in SERVICES},
+            **{f"{s.upper()}_DATABASE_URL": (database_urls or {}).get(s) or f"sqlite:///{workdir}/{s}.db"
+               for s in SERVICES},
             **(extra_env or {}),
         }
         self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
     # lifecycle
     def start(self):
+        if self.migrate:  # the production path: explicit migrations, then the seeds
+            subprocess.run(
+                [sys.executable, "-m", "deploy.migrate", "upgrade"],
+                env=self.env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+            )
         subprocess.run(
             [sys.executable, os.path.join(ROOT, "deploy", "bootstrap.py")],
             env=self.env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
@@ -109,10 +179,13 @@ class Suite:
         return self
 
     def start_process(self, name):
+        heartbeat = self.process_env.get(name, {}).get("HEARTBEAT_FILE")
+        if heartbeat and os.path.exists(heartbeat):
+            os.remove(heartbeat)  # wait_ready waits for this start's first beat
         log = open(os.path.join(self.workdir, f"{name}.log"), "ab")
         self.logs[name] = log
         self.procs[name] = subprocess.Popen(
-            shlex.split(self.commands[name]), cwd=ROOT, env=self.env,
+            shlex.split(self.commands[name]), cwd=ROOT, env={**self.env, **self.process_env.get(name, {})},
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -139,7 +212,11 @@ class Suite:
         while time.time() < deadline:
             try:
                 last = requests.get(f"{self.url}/readyz", timeout=5)
-                if last.status_code == 200:
+                # Every service process has started its container, not only
+                # one instance of each (which is all /readyz can tell).
+                beating = all(os.path.exists(self.process_env[n]["HEARTBEAT_FILE"])
+                              for n in self.procs if n in self.process_env)
+                if last.status_code == 200 and beating:
                     return
             except requests.RequestException as exc:
                 last = exc
@@ -156,6 +233,17 @@ class Suite:
                 return f"--- {name} ---\n" + "".join(f.readlines()[-lines:])
         except OSError:
             return f"--- {name}: no log ---"
+
+    def instances(self, service):
+        """The process names running `service` (a Procfile line)."""
+        return [p for p in self.commands if p.split(".")[0] == service]
+
+    def metrics(self, name):
+        """The Prometheus samples process `name` serves on its METRICS_PORT
+        (see `metric` to read them)."""
+        r = requests.get(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics", timeout=10)
+        r.raise_for_status()
+        return parse_metrics(r.text)
 
     # clients
     def api(self, method, path, token=None, **kwargs):
@@ -182,14 +270,21 @@ class Suite:
                 "token": self.login(account, password)}
 
 
-def start_suite(extra_env=None):
-    """Context manager: a started Suite on its own vhost and temp directory."""
-    import contextlib
+def start_suite(extra_env=None, instances=None, database="sqlite"):
+    """Context manager: a started Suite on its own vhost and temp directory.
+    `instances` maps Procfile names to process counts; `database` is
+    "sqlite" (files in the temp directory) or "postgresql" (a fresh
+    database per service, migrated, dropped after)."""
+    if database not in ("sqlite", "postgresql"):
+        raise ValueError(f"unknown database {database!r}")
 
     @contextlib.contextmanager
     def run():
-        with Vhost() as vhost, tempfile.TemporaryDirectory(prefix="edt-suite-") as workdir:
-            suite = Suite(vhost.uri, workdir, extra_env)
+        with contextlib.ExitStack() as stack:
+            vhost = stack.enter_context(Vhost())
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="edt-suite-"))
+            urls = stack.enter_context(postgres_databases()) if database == "postgresql" else None
+            suite = Suite(vhost.uri, workdir, extra_env, instances, urls)
             try:
                 suite.start()
                 yield suite

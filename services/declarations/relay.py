@@ -35,7 +35,7 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
 from common.db import Database
-from common.metrics import EVENTS_PUBLISHED, RELAY_LAG
+from common.metrics import EVENTS_PUBLISHED, RELAY_LAG, RELAY_LEASE_HELD
 from common.events import EXCHANGE
 from services.declarations.models import Event
 from services.declarations.relay_store import RelayStore, utcnow
@@ -160,13 +160,16 @@ class EventPublisher(DependencyProvider):
                     log.error("relay: could not declare the queue %s: %s", queue.name, error)
         self.extra_declared = True
 
-    def publish(self, event):
+    def publish(self, event, log_head=None):
+        """`log_head`: the last position of the log as the relay knew it
+        (at least the event's own); consumers tell their lag by it."""
         if not self.extra_declared:
             self.declare_extra()
         self.publisher.publish(
             event, exchange=self.exchange, routing_key=event["type"],
             message_id=str(event["event_id"]),
-            headers={"position": event["position"], "event_type": event["type"]},
+            headers={"position": event["position"], "event_type": event["type"],
+                     "log_head": max(log_head or 0, event["position"])},
         )
         EVENTS_PUBLISHED.labels(event["type"]).inc()
 
@@ -183,15 +186,28 @@ class RelayMemory:
 
     standby_recheck = 1.0  # seconds
 
-    def __init__(self):
+    def __init__(self, holder=None):
+        self.holder = holder
         self.published = None
         self.lease_until = None
         self.standby_until = 0.0
+        self.latest = 0  # the log's last position at the last look
 
     def note(self, store):
+        held = self.lease_until is not None
         self.published, self.lease_until = store.position, store.lease_until
         if self.lease_until is None:
             self.standby_until = time.monotonic() + self.standby_recheck
+            RELAY_LAG.set(0)  # the holder reports the backlog, not a standby
+        if held != (self.lease_until is not None):
+            # One line per change of publisher, with this instance's id: the
+            # logs of all instances show who published when.
+            if self.lease_until is not None:
+                log.info("relay %s: holds the lease, publishing from position %s",
+                         self.holder, self.published)
+            else:
+                log.info("relay %s: does not hold the lease (standby)", self.holder)
+        RELAY_LEASE_HELD.set(1 if self.lease_until is not None else 0)
 
 
 class RelayDatabase(Database):
@@ -202,7 +218,7 @@ class RelayDatabase(Database):
     def __init__(self, **kwargs):
         super().__init__(RelayStore, **kwargs)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.memory = RelayMemory()
+        self.memory = RelayMemory(self.holder)
 
     def get_dependency(self, worker_ctx):
         session = self.Session()
@@ -225,6 +241,7 @@ class RelayDatabase(Database):
                 latest = conn.exec_driver_sql(LATEST_POSITION).scalar() or 0
         except Exception:  # let a run find out, and say so
             return True
+        memory.latest = latest
         RELAY_LAG.set(max(latest - memory.published, 0))
         return latest > memory.published
 
@@ -232,6 +249,9 @@ class RelayDatabase(Database):
         session = self.Session()
         try:
             RelayStore(session, self.holder).release(utcnow())
+            if self.memory.lease_until is not None:
+                log.info("relay %s: released the lease at position %s", self.holder, self.memory.published)
+            RELAY_LEASE_HELD.set(0)
         except Exception:  # the database may be gone; the lease then lapses
             log.warning("could not release the relay lease", exc_info=True)
         finally:
@@ -270,8 +290,13 @@ class OutboxRelay:
     def relay(self):
         lease = timedelta(seconds=float(_setting(self.config, "RELAY_LEASE_SECONDS")))
         batch = int(_setting(self.config, "RELAY_BATCH"))
+        head = self.store.memory.latest
+
+        def publish(event):
+            self.publish(event, log_head=head)
+
         try:
-            sent = relay_pending(self.store, self.publish, utcnow, lease, batch)
+            sent = relay_pending(self.store, publish, utcnow, lease, batch)
             _health.ok(sent)
         except LeaseLost as error:
             log.warning("relay: %s", error)

@@ -131,9 +131,21 @@ class Intake:
     def __init__(self):
         self.pending = {}  # position -> event, offered and not yet applied
         self.applied = 0  # the checkpoint as of this process's last commit
+        self.head = 0  # the last log position this process has heard of
 
     def offer(self, event):
-        self.pending[position_of(event)] = event
+        at = position_of(event)
+        self.pending[at] = event
+        self.head = max(self.head, at)
+
+    def heard(self, head):
+        """The log reaches `head` (announced by the relay with each message)."""
+        if isinstance(head, int) and not isinstance(head, bool):
+            self.head = max(self.head, head)
+
+    def lag(self):
+        """Events the log has (as far as this process heard) and the roster not yet."""
+        return max(self.head - self.applied, 0)
 
     def apply(self, store, event, fetch, now, observe=None):
         """With the lock held: make sure `event` is in the roster. Returns
@@ -157,6 +169,7 @@ class Intake:
     def catch_up(self, store, fetch, now, observe=None):
         applied = catch_up(store, fetch, now, observe)
         self.applied = max(self.applied, store.checkpoint())
+        self.head = max(self.head, self.applied)  # the log had nothing more
         return applied
 
 

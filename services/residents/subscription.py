@@ -20,7 +20,7 @@ from nameko.messaging import Consumer, QueueConsumer
 from nameko.rpc import RpcProxy
 from nameko.timer import Timer
 
-from common.metrics import CONSUMER_DELAY
+from common.metrics import CONSUMER_DELAY, CONSUMER_LAG
 from services.declarations.relay import platform_queue
 from services.residents.feed import GapNotFilled, Intake, NotAnEvent
 from services.residents.projection import parse_time
@@ -63,6 +63,29 @@ class DeclarationsLog(RpcProxy):
         return Log()
 
 
+class MeteredIntake(Intake):
+    """The Intake, reporting its lag (`consumer_lag_events{consumer=
+    "residents"}`) after every apply and catch-up: the log head announced
+    by the relay's messages minus the checkpoint. A standby instance of the
+    single-active-consumer queue hears no messages and reports 0 after its
+    catch-ups; read the maximum over instances."""
+
+    def apply(self, *args, **kwargs):
+        try:
+            return super().apply(*args, **kwargs)
+        finally:
+            self.report()
+
+    def catch_up(self, *args, **kwargs):
+        try:
+            return super().catch_up(*args, **kwargs)
+        finally:
+            self.report()
+
+    def report(self):
+        CONSUMER_LAG.labels(CONSUMER).set(self.lag())
+
+
 class Serial(DependencyProvider):
     """One lock and one feed.Intake per container: events are applied by
     one worker at a time, in batches of what arrived together (a second
@@ -70,7 +93,7 @@ class Serial(DependencyProvider):
 
     def __init__(self):
         self.lock = Semaphore(1)
-        self.intake = Intake()
+        self.intake = MeteredIntake()
 
     def get_dependency(self, worker_ctx):
         return self
@@ -96,10 +119,12 @@ class RosterConsumer(Consumer):
     queue_consumer = RosterQueueConsumer()
 
     def handle_message(self, body, message):
+        intake = self._serial().intake
         try:
-            self._serial().intake.offer(body)
+            intake.offer(body)
         except NotAnEvent:
             pass  # its worker says so
+        intake.heard((message.headers or {}).get("log_head"))
         super().handle_message(body, message)
 
     def _serial(self):
