@@ -21,7 +21,7 @@ HTTP_MESSAGES = {
     403: ("forbidden", "无权访问"),
     404: ("not_found", "请求的内容不存在"),
     405: ("method_not_allowed", "不支持该请求方法"),
-    413: ("too_large", "上传内容过大"),
+    413: ("too_large", "请求内容过大"),
     415: ("unsupported_media_type", "不支持的内容类型"),
     429: ("too_many_requests", "请求过于频繁，请稍后再试"),
     503: ("service_unavailable", "服务暂时不可用，请稍后再试"),

@@ -1,9 +1,18 @@
-"""Browser-facing protections: security headers on every answer, the client
-address behind trusted proxies, and a refusal to run production on defaults."""
+"""Browser-facing protections: security headers on every answer, request
+body size limits on every endpoint, the client address behind trusted
+proxies, and a refusal to run production on defaults."""
+import io
 import os
 
-from common import production
+from flask import current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from common import production
+from common.errors import TooLarge
+
+# Every JSON body of the API is a few hundred bytes (the largest, a notice,
+# is at most a few KB); uploads mark their view with `upload_body`.
+JSON_BODY_LIMIT = 64 * 1024
 
 CSP = "; ".join((
     "default-src 'self'",
@@ -31,8 +40,51 @@ def add_headers(response):
     return response
 
 
+def upload_body(view):
+    """Marks an upload view: its body may be as large as MAX_CONTENT_LENGTH
+    (the configured upload limit plus room for the multipart envelope)."""
+    view.body_limit = "upload"
+    return view
+
+
+def body_limit():
+    """The most bytes the current request's body may have."""
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "body_limit", None) == "upload":
+        return current_app.config["MAX_CONTENT_LENGTH"]
+    return current_app.config.get("JSON_BODY_LIMIT", JSON_BODY_LIMIT)
+
+
+def _refuse(limit):
+    shown = f"{limit // 1024}KB" if limit < 1024 * 1024 else f"{limit / (1024 * 1024):g}MB"
+    raise TooLarge(f"请求内容过大，不能超过{shown}", {"body": [f"请求内容不能超过{shown}"]})
+
+
+def limit_body():
+    """Refuses a body announced too large before anything reads it. A body
+    sent without a length (chunked, which gunicorn marks as terminated) is
+    read up to one byte past the limit here, so that it too is a 413 and
+    not silently cut short."""
+    limit = body_limit()
+    request.max_content_length = limit
+    length = request.content_length
+    if length is None and request.environ.get("wsgi.input_terminated"):
+        data = request.environ["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            _refuse(limit)
+        request.environ["wsgi.input"] = io.BytesIO(data)
+        request.environ["CONTENT_LENGTH"] = str(len(data))
+        request.environ.pop("wsgi.input_terminated", None)
+        return
+    if limit == current_app.config["MAX_CONTENT_LENGTH"]:
+        return  # an upload view answers an oversize file itself, naming the file limit
+    if (length or 0) > limit:
+        _refuse(limit)
+
+
 def register(app):
     production.check()
+    app.before_request(limit_body)
     proxies = int(os.environ.get("TRUSTED_PROXIES", "0"))
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

@@ -12,6 +12,7 @@ from flask import Response, current_app, g, request
 
 from common.errors import TooLarge
 from gateway.api import Blueprint
+from gateway.hardening import upload_body
 from gateway.routes.residents import content_disposition
 from gateway.schemas.batches import (
     XLSX, BatchListArgs, BatchPageSchema, BatchResultSchema, BatchTypeArgs, UploadSchema,
@@ -47,7 +48,7 @@ def upload_limit(view):
             raise _too_large()
         return view(*args, **kwargs)
 
-    return wrapper
+    return upload_body(wrapper)
 
 
 def _attachment(result, fallback):

@@ -3,7 +3,13 @@ mode), so a unit of 50,000 residents never sits in memory as a workbook.
 
 Headers are the Chinese column names of the portal; coded values are shown
 as their labels; the certificate number is a text cell, so Excel neither
-turns it into a float nor drops its last digits."""
+turns it into a float nor drops its last digits.
+
+Free text typed by units (addresses, names) may begin like a formula
+(`=HYPERLINK(...)`, `=cmd|' /C calc'!A0`, `+`, `-`, `@`): such a cell is
+written as a string cell with Excel's quote prefix, so no spreadsheet
+evaluates it, now or when the cell is edited (openpyxl would otherwise
+write any text starting with "=" as a formula)."""
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
@@ -38,6 +44,17 @@ TEXT_COLUMNS = {"证件号码", "联系电话", "出生日期", "状态日期"}
 # more to write): the certificate number, which Excel must never read as a
 # number. The other columns hold strings, which Excel keeps as they are.
 TEXT_CELLS = {"证件号码"}
+# What a spreadsheet reads as the start of a formula (or DDE) when typed.
+FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral_cell(ws, value):
+    """A string cell that no spreadsheet evaluates: data type "s" and the
+    quote prefix (the stored form of a typed leading apostrophe)."""
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
 
 
 def write_roster(rows, target):
@@ -62,12 +79,17 @@ def write_roster(rows, target):
     for row in rows:
         cells = []
         for header, _width, value in COLUMNS:
+            text = value(row)
             if header in TEXT_CELLS:
-                cell = WriteOnlyCell(ws, value=value(row))
+                cell = WriteOnlyCell(ws, value=text)
                 cell.number_format = TEXT
+                if isinstance(text, str) and text.startswith(FORMULA_LEAD):
+                    cell.data_type, cell.quotePrefix = "s", True
                 cells.append(cell)
+            elif isinstance(text, str) and text.startswith(FORMULA_LEAD):
+                cells.append(neutral_cell(ws, text))
             else:
-                cells.append(value(row))
+                cells.append(text)
         ws.append(cells)
         count += 1
     wb.save(target)
