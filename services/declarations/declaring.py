@@ -21,7 +21,7 @@ BUSINESS_TYPE_OF_KIND = {ENROL: "enrolment", SUSPEND: "suspension", CHANGE: "cha
 _VALIDATORS = {ENROL: validate_enrolment, SUSPEND: validate_suspension, CHANGE: validate_change}
 
 INVALID = "申报信息有误，请按提示修改"
-BUSY = "该人员的信息刚刚被其他申报更新，请稍后重试"
+BUSY = "该人员正在由其他单位或其他申报同时办理，请刷新后重试"
 KEY_REUSED = "该幂等键（Idempotency-Key）已用于另一笔不同的申报"
 
 
@@ -124,6 +124,15 @@ def declare(store, kind, unit, actor, raw, now, tz, idempotency_key=None):
 
 
 def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit):
+    """Validate, read the persons' states, decide; then, holding the append
+    lock, check that no person moved since it was read and append.
+
+    The decision is taken against the stream versions read (optimistic
+    concurrency, DESIGN.md): a person someone else appended to in between -
+    two units enrolling one person at the same moment - is refused with 409
+    BUSY and nothing is appended for them, never decided again on the new
+    state. A declaration that comes after another committed simply sees it
+    (e.g. a transfer-in)."""
     today = business_today(now, tz)
     meta = {
         "actor": (actor or {}).get("account"),
@@ -136,32 +145,70 @@ def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit):
     prepared = [prepare(kind, unit, raw, today, meta) for kind, raw in items]
     if idempotency is None and not any(isinstance(p, Command) for p in prepared):
         return [error_of(p) for p in prepared]
-    for attempt in (1, 2):
-        store.begin_write()
-        try:
-            if idempotency:
-                replay = _replay(store, actor["account"], idempotency)
-                if replay is not None:
-                    store.rollback()
-                    return [replay]
-                if isinstance(prepared[0], Rejection):
-                    store.rollback()
-                    return [error_of(prepared[0])]
-            outcomes = _decide_and_append(store, prepared, now, today, tz)
-            if idempotency and outcomes[0]["ok"]:
-                store.save_answer(actor["account"], idempotency[0], idempotency[1],
-                                  outcomes[0]["record"], now)
-            if commit:
-                store.commit()
-            return outcomes
-        except IntegrityError as exc:
-            store.rollback()
-            if not _lost_race(exc):
-                raise
-            # Another writer appended to one of these persons (or answered
-            # this idempotency key) since we read: decide again, once.
-            if attempt == 2:
-                raise Conflict(BUSY) from None
+    commands = [p for p in prepared if isinstance(p, Command)]
+    try:
+        states = store.person_states(c.stream_id for c in commands)
+        units = store.units(s["unit_id"] for s in states.values())
+    finally:
+        store.rollback()  # end the read; the write transaction begins below
+    decided, _ = domain.decide_many(commands, states, units, now, today)
+    store.begin_write()
+    try:
+        if idempotency:
+            replay = _replay(store, actor["account"], idempotency)
+            if replay is not None:
+                store.rollback()
+                return [replay]
+            if isinstance(prepared[0], Rejection):
+                store.rollback()
+                return [error_of(prepared[0])]
+        decided = _unmoved(store, decided, states)
+        store.append([d for d in decided if isinstance(d, dict)], Fold(tz, persons=states))
+        outcomes = _outcomes(prepared, decided, tz)
+        if idempotency and outcomes[0]["ok"]:
+            store.save_answer(actor["account"], idempotency[0], idempotency[1],
+                              outcomes[0]["record"], now)
+        if commit:
+            store.commit()
+        return outcomes
+    except IntegrityError as exc:
+        # Unreachable while every writer takes the append lock; kept so that
+        # a version taken anyway is a 409, not a 500.
+        store.rollback()
+        if not _lost_race(exc):
+            raise
+        raise Conflict(BUSY) from None
+    except BaseException:
+        store.rollback()
+        raise
+
+
+def _unmoved(store, decided, states):
+    """`decided` with every event of a person whose stream version is no
+    longer the one the decision read replaced by the BUSY rejection. Runs
+    under the append lock, so the versions read are the last committed."""
+    streams = {d["stream_id"] for d in decided if isinstance(d, dict)}
+    if not streams:
+        return decided
+    current = store.stream_versions(streams)
+    moved = {sid for sid in streams
+             if current.get(sid) != (states[sid]["version"] if sid in states else None)}
+    if not moved:
+        return decided
+    busy = Rejection("conflict", BUSY)
+    return [busy if isinstance(d, dict) and d["stream_id"] in moved else d for d in decided]
+
+
+def _outcomes(prepared, decided, tz):
+    by_command = iter(decided)
+    outcomes = []
+    for p in prepared:
+        result = next(by_command) if isinstance(p, Command) else p
+        if isinstance(result, Rejection):
+            outcomes.append(error_of(result))
+        else:
+            outcomes.append({"ok": True, "record": answer_of(result, tz)})
+    return outcomes
 
 
 def _lost_race(exc):
@@ -178,21 +225,3 @@ def _replay(store, account, idempotency):
         store.rollback()
         raise Conflict(KEY_REUSED, {"Idempotency-Key": [KEY_REUSED]})
     return {"ok": True, "record": stored.response}
-
-
-def _decide_and_append(store, prepared, now, today, tz):
-    commands = [p for p in prepared if isinstance(p, Command)]
-    states = store.person_states(c.stream_id for c in commands)
-    units = store.units(s["unit_id"] for s in states.values())
-    decided, _ = domain.decide_many(commands, states, units, now, today)
-    events = [d for d in decided if isinstance(d, dict)]
-    store.append(events, Fold(tz, persons=states))
-    by_command = iter(decided)
-    outcomes = []
-    for p in prepared:
-        result = next(by_command) if isinstance(p, Command) else p
-        if isinstance(result, Rejection):
-            outcomes.append(error_of(result))
-        else:
-            outcomes.append({"ok": True, "record": answer_of(result, tz)})
-    return outcomes

@@ -3,7 +3,8 @@ and the idempotency answers. Every read and write of its tables is here.
 
 Appends are serialised: on SQLite by `begin_write` (BEGIN IMMEDIATE takes the
 database's write lock), on PostgreSQL by a transaction-scoped advisory lock
-taken in `append` before the next position is read. Either way the lock is
+taken in `begin_write` (and again, harmlessly, in `append`) before the next
+position is read. Either way the lock is
 held until commit, so positions are gap-free and in commit order: a reader
 that resumes after position N never misses an event that commits later.
 """
@@ -282,12 +283,15 @@ class DeclarationsStore:
         self.session.rollback()
 
     def begin_write(self):
-        """Start a write transaction: on SQLite BEGIN IMMEDIATE, so that what
-        is read to decide cannot be changed by another writer before the
-        append; on PostgreSQL an ordinary READ COMMITTED transaction, the
-        version check of the append catching a concurrent writer."""
+        """Start a write transaction holding the append lock until it ends:
+        on SQLite BEGIN IMMEDIATE (the database's write lock), on PostgreSQL
+        the transaction-scoped advisory lock. Every statement after it sees
+        every earlier append committed, so `stream_versions` read here tells
+        whether a person moved since a decision was taken."""
         if not self.session.in_transaction():
-            self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            conn = self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
 
     # deciding
     def person_states(self, stream_ids):
@@ -298,6 +302,16 @@ class DeclarationsStore:
             rows = self.session.execute(
                 select(Person).where(Person.stream_id.in_(ids[start:start + _CHUNK]))).scalars()
             out.update((row.stream_id, state_of(row)) for row in rows)
+        return out
+
+    def stream_versions(self, stream_ids):
+        """{stream_id: version} of the persons of `stream_ids` ever declared."""
+        ids = sorted(set(stream_ids))
+        out = {}
+        for start in range(0, len(ids), _CHUNK):
+            out.update(self.session.execute(
+                select(Person.stream_id, Person.version)
+                .where(Person.stream_id.in_(ids[start:start + _CHUNK]))).tuples().all())
         return out
 
     def units(self, unit_ids):

@@ -391,3 +391,45 @@ def test_today_for_validation_is_the_business_date(store):
     answer = enrol(store, data=data, now=datetime(2026, 11, 27, 17, 0, tzinfo=timezone.utc))
     assert answer["action"] == "new_enrolment"
     assert date.fromisoformat(answer["declared_at"][:10]) == date(2026, 11, 28)
+
+
+class _Overtaken(DeclarationsStore):
+    """A store whose use case is overtaken: when it asks for the write lock
+    (having read and decided), another session declares `first` and commits."""
+
+    def __init__(self, session, engine, first):
+        super().__init__(session)
+        self.engine, self.first = engine, first
+
+    def begin_write(self):
+        if self.first:
+            with Session(self.engine) as other:
+                for unit, data in self.first:
+                    declaring.declare(DeclarationsStore(other), "enrol", unit, ACTOR, data, NOW, TZ)
+            self.first = None
+        super().begin_write()
+
+
+def test_a_declaration_overtaken_between_decision_and_append_is_409_and_appends_nothing(engine):
+    with Session(engine) as session:
+        store = _Overtaken(session, engine, [(V, person(1))])
+        with pytest.raises(Conflict) as refused:
+            enrol(store, U, person(1))
+        assert refused.value.message == declaring.BUSY
+        assert queries.person_state(store, "01", cert_no(1))["unit_id"] == V["id"]
+        assert store.insured_count(U["id"]) == 0 and store.last_position() == 1
+        # Asked again, it is decided on the new state: a transfer-in.
+        assert enrol(store, U, person(1))["action"] == "transfer_in"
+    assert rebuild.verify(engine, TZ)[1] == []
+
+
+def test_a_batch_overtaken_on_one_person_refuses_that_row_only(engine):
+    with Session(engine) as session:
+        store = _Overtaken(session, engine, [(V, person(2))])
+        items = [("enrol", person(i)) for i in (1, 2, 3)]
+        outcomes = declaring.declare_many(store, U, ACTOR, items, NOW, TZ, batch_no="PL1")
+        assert [o["ok"] for o in outcomes] == [True, False, True]
+        assert (outcomes[1]["status"], outcomes[1]["message"]) == (409, declaring.BUSY)
+        assert store.insured_count(U["id"]) == 2 and store.insured_count(V["id"]) == 1
+        assert store.last_position() == 3
+    assert rebuild.verify(engine, TZ)[1] == []
