@@ -1,28 +1,47 @@
-"""Make sure a Chromium for the browser tests is on this machine.
+"""Make sure the browsers of the browser tests are on this machine.
 
 Playwright's own browser download does not work on closed networks; Debian's
-`chromium` package does. Installs it with apt-get when missing and allowed."""
+packages do: `chromium` (driven by Playwright) and `firefox-esr` (driven over
+its built-in Marionette agent, see tests/browser/gecko.py). Installs whatever
+is missing with apt-get when allowed; does nothing when all is there."""
 import os
 import shutil
 import subprocess
 import sys
 
-
 # A CJK font makes the screenshots legible; the tests do not depend on it.
 FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
+# Debian package -> how to tell it is there.
+PACKAGES = {
+    "chromium": lambda: shutil.which("chromium"),
+    "firefox-esr": lambda: shutil.which("firefox-esr"),
+    "fonts-wqy-microhei": lambda: os.path.exists(FONT),
+}
+BROWSERS = ("chromium", "firefox-esr")
+
+
+def missing():
+    return [name for name, present in PACKAGES.items() if not present()]
+
 
 def main():
-    if shutil.which("chromium") and os.path.exists(FONT):
+    wanted = missing()
+    if not wanted:
         return 0
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing Debian's chromium (and a Chinese font) for the browser tests ...")
+        print(f"installing {', '.join(wanted)} for the browser tests ...", flush=True)
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-wqy-microhei"], env=env, check=False)
-    if shutil.which("chromium"):
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        r = subprocess.run(["apt-get", "install", "-y", "-qq", *wanted], env=env,
+                           check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode:
+            print(r.stdout[-3000:], file=sys.stderr)
+    absent = [name for name in missing() if name in BROWSERS]
+    if not absent:
         return 0
-    print("chromium is missing: install it with `sudo apt-get install chromium`", file=sys.stderr)
+    print(f"{', '.join(absent)} missing: install with `sudo apt-get install {' '.join(absent)}`", file=sys.stderr)
     return 1
 
 

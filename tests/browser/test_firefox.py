@@ -1,0 +1,204 @@
+"""The portal's main flow in real headless Firefox (Debian's stock
+`firefox-esr`), driven over Firefox's built-in Marionette remote agent with
+Mozilla's `marionette_driver` client (see gecko.py): 登录 (and a wrong
+password), 首页's 单位基本信息, enrolling a new person through 增员减员申报,
+the counts of 首页 following, the roster search and a notice.
+
+Screenshots go next to Chromium's, prefixed `firefox-`."""
+import os
+import re
+
+import pytest
+
+from tests.browser import gecko
+from tests.browser.conftest import SCREENSHOTS
+from tests.browser.test_declarations import enrol_by_api, person_no, wait_lookup
+from tests.factories import id_number
+from tests.suite import ROOT
+
+
+@pytest.fixture(scope="session")
+def firefox(suite):
+    if not gecko.executable():
+        pytest.fail("Debian's firefox-esr is needed for the Firefox tests: apt-get install firefox-esr"
+                    " (deploy/browser.py does it)")
+    artifacts = os.path.join(ROOT, "test-artifacts")
+    os.makedirs(os.path.join(artifacts, "firefox-downloads"), exist_ok=True)
+    log = os.path.join(artifacts, "firefox.log")
+    if os.path.exists(log):
+        os.remove(log)
+    ff = gecko.Firefox(suite.url, log, os.path.join(artifacts, "firefox-downloads"))
+    yield ff
+    ff.quit()
+
+
+@pytest.fixture
+def ff(firefox):
+    """Firefox on a fresh, logged-out portal; a JavaScript error fails the test."""
+    if firefox.url.startswith(firefox.base_url):
+        firefox.wait_idle()  # leave no screen half-loaded behind
+        firefox.js("sessionStorage.clear(); localStorage.clear();")
+    firefox.m.navigate("about:blank")  # a new document: no state left in the page
+    firefox.goto("/")
+    firefox.wait_text("h1", "单位账号登录")
+    firefox.mark_log()
+    yield firefox
+    errors = firefox.page_errors()
+    assert not errors, f"JavaScript errors in Firefox: {errors}"
+
+
+def shot(ff, name):
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    ff.screenshot(os.path.join(SCREENSHOTS, f"firefox-{name}.png"))
+
+
+def login(ff, account, password):
+    ff.goto("/")
+    ff.fill(ff.field("账号"), account)
+    ff.fill(ff.field("密码"), password)
+    ff.button("登 录").click()
+    ff.wait_url(r"#/home$")
+    ff.wait_text("#screen-title", "首页", exact=True)
+
+
+def figures(ff):
+    """单位基本信息 as shown: {data-key: text}."""
+    info = ff.region("单位基本信息")
+    ff.wait(lambda: ff.all("[data-key=insured_count]", info), "单位基本信息 never loaded")
+    return {el.get_attribute("data-key"): ff.text(el) for el in ff.all("dd[data-key]", info)}
+
+
+def test_firefox_runs_the_portal(ff):
+    assert ff.version and int(ff.version.split(".")[0]) >= 115, ff.version
+    assert ff.js("return [innerWidth, innerHeight]") == list(gecko.VIEWPORT)
+    assert ff.js("return navigator.userAgent").find("Firefox/") > 0
+
+
+def test_firefox_login_page_and_a_wrong_password(ff, unit):
+    ff.wait_text("h1", "单位账号登录")
+    account = ff.field("账号")
+    assert ff.focused() == account, "the cursor starts in 账号"
+    shot(ff, "01-login")
+    ff.fill(account, unit["account"])
+    password = ff.field("密码")
+    ff.fill(password, "not-the-password")
+    ff.press_enter(password)
+    ff.wait_text('[role="alert"]', "账号或密码错误")
+    assert ff.url.endswith("#/login")
+    assert ff.focused() == password, "the password is selected again for retyping"
+    shot(ff, "01-login-wrong-password")
+
+
+def test_firefox_home_then_enrol_a_new_person_and_the_counts_change(ff, suite, unit):
+    login(ff, unit["account"], unit["password"])
+    shown = figures(ff)
+    assert shown["name"] == unit["unit"]["name"]
+    assert shown["account"] == unit["account"]
+    assert shown["credit_code"] == unit["unit"]["credit_code"]
+    assert (shown["insured_count"], shown["month_increase"], shown["month_decrease"]) == ("0", "0", "0")
+    chart = ff.region("近12个月参保变化")
+    ff.wait(lambda: len(ff.all("svg g.month", chart)) == 12, "the 12-month chart was not drawn")
+    shot(ff, "02-home")
+
+    # 增员减员申报 → 城乡居民参保: 查询, the form, 保存
+    ff.open_menu("城乡居民参保")
+    menu = ff.css("nav.sidebar")
+    assert "增员减员申报" in menu.text
+    cert_no = id_number(person_no(), female=True)
+    lookup = ff.form("查询人员")
+    wrong = cert_no[:-1] + ("0" if cert_no[-1] != "0" else "1")
+    ff.fill(ff.field("证件号码", lookup), wrong)
+    ff.wait_text('[data-error-for="cert_no"]', "居民身份证号码校验位不正确，请核对", lookup)
+    ff.fill(ff.field("证件号码", lookup), cert_no)
+    ff.wait(lambda: ff.text(ff.css('[data-error-for="cert_no"]', lookup)) == "", "the ID error stayed")
+    ff.fill(ff.field("姓名", lookup), "林雅婷")
+    ff.button("查询", lookup).click()
+    ff.wait(lambda: any("办理类型：新参保" in s.text for s in ff.all('[role="status"]')),
+            "查询 did not say 新参保")
+
+    details = ff.form("参保信息")
+    gender = ff.field("性别", details)
+    assert gender.get_property("value") == "2" and not gender.is_enabled()
+    assert ff.field("出生日期", details).get_property("value") == f"{cert_no[6:10]}-{cert_no[10:12]}-{cert_no[12:14]}"
+    ff.choose(ff.field("民族", details), "01")
+    ff.choose(ff.field("人员类别", details), "11")
+    ff.fill(ff.field("联系电话", details), "1234567")
+    ff.button("保存", details).click()
+    ff.wait_text('[data-error-for="phone"]', "联系电话应为11位手机号码", details)
+    ff.fill(ff.field("联系电话", details), "13905950001")
+    ff.fill(ff.field("居住地址", details), "福建省泉州市丰泽区东海街道")
+    shot(ff, "20-enrolment-form")
+    ff.button("保存", details).click()
+    ff.wait_text(".outcome", "办理成功：新参保")
+    assert cert_no in ff.css(".outcome").text
+    shot(ff, "20-enrolment-done")
+
+    # 首页 counts the new person
+    wait_lookup(suite, unit["token"], {"cert_type": "01", "cert_no": cert_no, "name": "林雅婷"}, "active_here")
+    ff.open_menu("首页")
+    ff.wait(lambda: figures(ff)["insured_count"] == "1", "首页 never counted the new person")
+    shown = figures(ff)
+    assert (shown["month_increase"], shown["month_decrease"]) == ("1", "0")
+    records = ff.region("城乡居民参保记录")
+    ff.wait(lambda: "林雅婷" in records.text and "新参保" in records.text, "the latest records miss the enrolment")
+    shot(ff, "24-home-with-figures")
+
+
+def test_firefox_roster_search_and_a_person(ff, suite, unit):
+    people = [enrol_by_api(suite, unit["token"], person_no()) for _ in range(3)]
+    login(ff, unit["account"], unit["password"])
+    ff.open_menu("人员列表")
+    ff.wait(lambda: len(ff.all("table tbody tr")) == 3, "the roster did not list 3 people")
+    shot(ff, "30-roster")
+
+    wanted = people[1]
+    filters = ff.form("查询条件")
+    ff.fill(ff.field("证件号码", filters), wanted["cert_no"][:-2])  # exact search: a part finds nobody
+    ff.button("查询", filters).click()
+    ff.wait_text(".empty", "没有找到符合条件的人员")
+    ff.fill(ff.field("证件号码", filters), wanted["cert_no"])
+    ff.press_enter(ff.field("证件号码", filters))
+    ff.wait(lambda: len(ff.all("table tbody tr")) == 1 and wanted["name"] in ff.css("table tbody tr").text,
+            "the search did not find exactly the person")
+    assert "正常参保" in ff.css("table tbody tr").text
+
+    ff.button("详情", ff.css("table tbody tr")).click()
+    dialog = ff.css('[role="dialog"]')
+    ff.wait_text("[data-key=cert_no]", wanted["cert_no"], dialog, exact=True)
+    ff.wait_text("[data-key=phone]", wanted["phone"], dialog, exact=True)
+    shot(ff, "30-roster-person")
+    ff.button("关闭", dialog).click()
+    ff.wait(lambda: not [d for d in ff.all('[role="dialog"]') if d.is_displayed()], "the dialog did not close")
+
+    ff.button("重置", filters).click()
+    ff.fill(ff.field("姓名", filters), people[2]["name"])
+    ff.button("查询", filters).click()
+    ff.wait(lambda: [r.text for r in ff.all("table tbody tr")]
+            and all(people[2]["cert_no"] in r.text for r in ff.all("table tbody tr")),
+            "the search by 姓名 did not find the person")
+
+
+def test_firefox_open_a_notice_from_home(ff, unit):
+    login(ff, unit["account"], unit["password"])
+    notices = ff.region("消息列表")
+    first = ff.css(".notice-list li", notices)
+    assert "unread" in first.get_attribute("class").split()
+    badge = ff.css(".topbar-notices .badge")
+    ff.wait(lambda: badge.is_displayed() and ff.text(badge).isdigit(), "no unread count")
+    before = int(ff.text(badge))
+    link = first.find_element(gecko.By.CSS_SELECTOR, "a")
+    title = ff.text(link)
+    link.click()
+    ff.wait_text(".notice-title", title, exact=True)
+    assert ff.text(ff.css(".notice-body"))
+    if before > 1:
+        ff.wait(lambda: ff.text(badge) == str(before - 1), "the unread count did not go down")
+    else:
+        ff.wait(lambda: not badge.is_displayed(), "the unread badge stayed")
+    shot(ff, "03-notice-detail")
+    ff.link("全部通知").click()
+    ff.wait_text("#screen-title", "通知公告", exact=True)
+    ff.wait(lambda: any(ff.text(li.find_element(gecko.By.CSS_SELECTOR, "a")) == title
+                        and re.search(r"\bread\b", li.get_attribute("class"))
+                        for li in ff.all(".notice-list li")), "the notice is not marked read")
+    shot(ff, "03-notices-all")
