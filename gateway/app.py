@@ -11,6 +11,7 @@ from flask import Flask, send_from_directory  # noqa: E402
 from common.logs import logging_config  # noqa: E402
 from gateway import errors, hardening, observability, settings  # noqa: E402
 from gateway.api import Api  # noqa: E402
+from gateway.auth_cache import PrincipalCache  # noqa: E402
 from gateway.routes import ALL  # noqa: E402
 from gateway.rpc import RpcPool  # noqa: E402
 
@@ -34,6 +35,8 @@ def create_app(config=None):
         logging.config.dictConfig(logging_config(app.config["LOG_LEVEL"], app.config["LOG_JSON"]))
 
     app.extensions["rpc"] = RpcPool(app.config["AMQP_URI"], app.config["RPC_TIMEOUT"])
+    # Started on first use, in each gunicorn worker (after the fork).
+    app.extensions["principals"] = PrincipalCache(app.config["AMQP_URI"], app.config["AUTH_CACHE_SECONDS"])
     api = Api(app, spec_kwargs={"info": {"description": "社区单位城乡居民基本医疗保险网上申报"}})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for module in ALL:

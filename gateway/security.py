@@ -1,8 +1,10 @@
-"""Who is calling: the bearer token is checked by the auth service on every
-request, so logout and password changes take effect at once."""
+"""Who is calling: the bearer token is checked by the auth service, and the
+answer kept for a short time by the process's principal cache
+(gateway/auth_cache.py), which revocations evict at once, so logout and
+password changes still take effect at once."""
 from functools import wraps
 
-from flask import g, request
+from flask import current_app, g, request
 
 from common.errors import Forbidden, Unauthorized
 from gateway.services import rpc
@@ -16,6 +18,29 @@ def bearer_token():
     return token.strip()
 
 
+def authenticate(token):
+    """The principal of `token`: from the cache, or asked of auth."""
+    cache = current_app.extensions.get("principals")
+    if cache is None:
+        return rpc().auth.authenticate(token)
+    return cache.lookup(token, lambda t: rpc().auth.authenticate(t))
+
+
+def forget_token(token):
+    """This process stops trusting `token` at once (after a logout)."""
+    cache = current_app.extensions.get("principals")
+    if cache is not None:
+        cache.revoke_token(token)
+
+
+def forget_account(account, keep_token):
+    """This process stops trusting every token of `account` but `keep_token`
+    (after a password change)."""
+    cache = current_app.extensions.get("principals")
+    if cache is not None:
+        cache.revoke_account(account, keep_token)
+
+
 def requires(*roles):
     """Allow the view only to a logged-in caller with one of `roles`.
     Sets `g.principal` = {account, role, unit_id, unit} and `g.token`."""
@@ -24,7 +49,7 @@ def requires(*roles):
         @wraps(view)
         def wrapper(*args, **kwargs):
             token = bearer_token()
-            principal = rpc().auth.authenticate(token)
+            principal = authenticate(token)
             if principal["role"] not in roles:
                 raise Forbidden("当前账号无权进行此操作")
             g.principal, g.token = principal, token

@@ -11,6 +11,8 @@ def from_env():
     return {
         "AMQP_URI": os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
         "RPC_TIMEOUT": float(os.environ.get("RPC_TIMEOUT", "30")),
+        # How long a gateway process may reuse a token check (0: ask auth every time).
+        "AUTH_CACHE_SECONDS": float(os.environ.get("GATEWAY_AUTH_CACHE_SECONDS", "30")),
         "READY_TIMEOUT": float(os.environ.get("READY_TIMEOUT", "1.5")),
         "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024) + 64 * 1024,
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024),

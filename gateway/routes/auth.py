@@ -1,8 +1,8 @@
-from flask import request
+from flask import g, request
 
 from gateway.api import Blueprint
 from gateway.schemas.auth import LoginResultSchema, LoginSchema, PasswordChangeSchema
-from gateway.security import bearer_token
+from gateway.security import bearer_token, forget_account, forget_token
 from gateway.services import rpc
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Login, logout, password")
@@ -24,7 +24,11 @@ def login(args):
 @blp.errors(401)
 def logout():
     """Revoke the calling token at once."""
-    rpc().auth.logout(bearer_token())
+    token = bearer_token()
+    try:
+        rpc().auth.logout(token)
+    finally:
+        forget_token(token)  # auth also broadcasts it to every gateway process
 
 
 @blp.route("/password", methods=["PUT"])
@@ -34,4 +38,8 @@ def logout():
 @blp.errors(400, 401)
 def change_password(args):
     """Change the password; the account's other tokens stop working."""
-    rpc().auth.change_password(bearer_token(), args["old_password"], args["new_password"])
+    token = bearer_token()
+    try:
+        rpc().auth.change_password(token, args["old_password"], args["new_password"])
+    finally:
+        forget_account(g.principal["account"], token)  # auth also broadcasts it

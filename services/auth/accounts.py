@@ -100,7 +100,9 @@ def authenticate(store, token, now):
     session = store.session_for(token or "")
     if session is None or session.revoked_at is not None or aware(session.expires_at) <= now:
         raise Unauthorized("登录已失效，请重新登录")
-    return principal(store, store.account_by_id(session.account_id))
+    # expires_at: how long a gateway may keep this answer at most.
+    return {**principal(store, store.account_by_id(session.account_id)),
+            "expires_at": aware(session.expires_at).isoformat()}
 
 
 def logout(store, token, now):
@@ -109,6 +111,7 @@ def logout(store, token, now):
 
 
 def change_password(store, token, old_password, new_password, now):
+    """Returns the account whose other tokens were revoked."""
     session = store.session_for(token or "")
     if session is None or session.revoked_at is not None or aware(session.expires_at) <= now:
         raise Unauthorized("登录已失效，请重新登录")
@@ -123,6 +126,7 @@ def change_password(store, token, old_password, new_password, now):
     row.password_hash = hash_password(new_password)
     store.revoke_others(row.id, token, now)
     store.commit()
+    return row.account
 
 
 def create_unit(store, name, account, credit_code, password):

@@ -2,19 +2,25 @@
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
+from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
 from common.db import Database
 from common.errors import EXPECTED
 from common.service import PlatformService
 from services.auth import accounts, rules
-from services.auth.store import AuthStore, utcnow
+from services.auth.store import AuthStore, token_hash, utcnow
+
+# Published before a logout or password change answers; every gateway process
+# evicts the named tokens from its principal cache (gateway/auth_cache.py).
+TOKENS_REVOKED = "tokens_revoked"
 
 
 class AuthService(PlatformService):
     name = "auth"
     store = Database(AuthStore)
     config = Config()
+    dispatch = EventDispatcher()
 
     def _ttl(self):
         return timedelta(minutes=int(self.config.get("TOKEN_TTL_MINUTES") or 480))
@@ -38,10 +44,12 @@ class AuthService(PlatformService):
     @rpc(expected_exceptions=EXPECTED)
     def logout(self, token):
         accounts.logout(self.store, token, utcnow())
+        self.dispatch(TOKENS_REVOKED, {"token_hashes": [token_hash(token or "")]})
 
     @rpc(expected_exceptions=EXPECTED)
     def change_password(self, token, old_password, new_password):
-        accounts.change_password(self.store, token, old_password, new_password, utcnow())
+        account = accounts.change_password(self.store, token, old_password, new_password, utcnow())
+        self.dispatch(TOKENS_REVOKED, {"account": account, "except": token_hash(token)})
 
     @rpc(expected_exceptions=EXPECTED)
     def create_unit(self, name, account, credit_code, password):
