@@ -1,7 +1,7 @@
 """A unit's roster, one person, and the lookup of the enrolment form, over a
 real store filled from a declaration log."""
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -157,3 +157,20 @@ def test_export_writes_chinese_headers_text_ids_and_the_filtered_rows(filled):
     assert sheet.cell(row=2, column=2).number_format == "@"
     assert values[1][0] == "居民身份证（户口簿）" and values[1][10] == "正常参保"
     assert values[1][7] == "0595-22345678"
+
+
+def test_roster_total_is_reused_only_while_the_checkpoint_stays(filled):
+    from services.residents import store as store_module
+
+    assert roster.roster(filled, 1, {}, 1, 20)["total"] == 3
+    engine = filled.session.get_bind()
+    counts = store_module._COUNTS[getattr(engine, "engine", engine)]
+    (key, (position, total)), = [(k, v) for k, v in counts.items() if k[0] == 1 and not k[1]]
+    assert total == 3
+    counts[key] = (position, 999)  # a total filed under the current checkpoint is served as is
+    assert roster.roster(filled, 1, {}, 1, 20)["total"] == 999
+    log = LogBuilder(start=T0 + timedelta(days=1))
+    log.position = position
+    log.enrol(1, id_number(7), "吴九")
+    feed.apply_in_order(filled, log.events, T0)
+    assert roster.roster(filled, 1, {}, 1, 20)["total"] == 4  # the checkpoint moved: counted again
