@@ -8,7 +8,7 @@ from flask import current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from common import production
-from common.errors import TooLarge
+from common.errors import NotFound, TooLarge
 
 # Every JSON body of the API is a few hundred bytes (the largest, a notice,
 # is at most a few KB); uploads mark their view with `upload_body`.
@@ -82,9 +82,24 @@ def limit_body():
         _refuse(limit)
 
 
+# Ids are 32-bit integers in every database (PostgreSQL `integer`).
+MAX_ID = 2**31 - 1
+
+
+def ids_in_range():
+    """An integer path parameter no row can have is 404 here, before a
+    service is asked (a bigger number than the database's integers used to
+    fail inside the service). Not a converter maximum: werkzeug would then
+    answer 405 when another method of the same path exists."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and value > MAX_ID:
+            raise NotFound("请求的内容不存在")
+
+
 def register(app):
     production.check()
     app.before_request(limit_body)
+    app.before_request(ids_in_range)
     proxies = int(os.environ.get("TRUSTED_PROXIES", "0"))
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

@@ -36,6 +36,10 @@ class ErrorSchema(BaseSchema):
     error = fields.String(required=True, metadata={"description": "machine-readable code"})
     message = fields.String(required=True, metadata={"description": "Chinese message for the user"})
     details = fields.Dict(metadata={"description": "reasons per field"})
+    # Extras some refusals carry (gateway/errors.py adds a DomainError's extra).
+    reason = fields.String(metadata={"description": "why a whole batch file was refused "
+                                                   "(wrong_template, outdated_template, no_rows)"})
+    locked_until = fields.String(metadata={"description": "423: when the account unlocks (ISO 8601)"})
 
 
 class PageArgs(BaseSchema):

@@ -133,3 +133,11 @@ def test_bad_bodies_are_a_clean_400(client, data, content_type):
 def test_an_unknown_method_and_path_are_clean(client):
     assert_clean(client.open("/api/codes", method="DELETE"))
     assert_clean(client.get("/api/no/such/thing"))
+
+
+@pytest.mark.parametrize("path", ["/api/notices/2147483648", "/api/admin/notices/36893488147419103232",
+                                  "/api/admin/units/99999999999999999999/logins"])
+def test_an_id_no_database_integer_can_hold_is_404_before_any_service(client, path):
+    r = client.get(path)
+    assert r.status_code == 404
+    assert r.get_json()["error"] == "not_found"
