@@ -89,6 +89,17 @@ def a_million_real_rows():
     return out.getvalue()
 
 
+def macro_part_renamed():
+    """A VBA project stored under another part name than Excel's."""
+    data = fx.filled("enrolment", [fx.enrolment_row(fx.id_number(3))])
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        dst.writestr("xl/media/VBAProject.bin", b"\xd0\xcf\x11\xe0" + bytes(100))
+    return out.getvalue()
+
+
 def old_xls():
     """An Excel 97-2003 file: an OLE2 compound file holding a Workbook stream."""
     header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
@@ -111,6 +122,7 @@ HOSTILE = [
      lambda: fx.macro_enabled(fx.filled("enrolment", [fx.enrolment_row(fx.id_number(1))])), 415, "宏"),
     ("macro-enabled .xlsm", "名单.xlsm",
      lambda: fx.macro_enabled(fx.filled("enrolment", [fx.enrolment_row(fx.id_number(2))])), 415, "宏"),
+    ("VBA project under another name", "名单.xlsx", macro_part_renamed, 415, "宏"),
 ]
 
 

@@ -148,7 +148,8 @@ def check_members(archive, limits):
         if "word/document.xml" in names or "ppt/presentation.xml" in names:
             raise UnsupportedFile("这是Word或PowerPoint文件，请上传用平台模板填写的Excel工作簿（.xlsx）")
         raise UnsupportedFile("文件不是Excel工作簿（.xlsx），请使用平台模板填写后上传")
-    if "xl/vbaProject.bin" in names:
+    # Any VBA project part (Excel names it xl/vbaProject.bin; a renamed one is still one).
+    if any(name.lower().endswith("vbaproject.bin") for name in names):
         raise UnsupportedFile("文件包含宏（.xlsm），出于安全考虑不予导入，请另存为不含宏的Excel工作簿（.xlsx）")
     total = 0
     for info in infos:
