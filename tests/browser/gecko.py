@@ -35,6 +35,9 @@ PREFS = {
     "browser.dom.window.dump.enabled": False,
     "browser.download.folderList": 2,
     "browser.download.useDownloadDir": True,
+    "browser.download.always_ask_before_handling_new_types": False,
+    "browser.download.manager.showWhenStarting": False,
+    "browser.download.alwaysOpenPanel": False,
     "browser.shell.checkDefaultBrowser": False,
     "app.update.enabled": False,
     "app.normandy.enabled": False,
@@ -155,6 +158,21 @@ class Firefox:
         return self.wait(lambda: self.m.find_element(
             By.XPATH, f"//section[.//h2[normalize-space()={_xq(heading)}]]"), f"no region {heading!r}")
 
+    def dialog(self, title):
+        """A shown dialog (role=dialog) by its title, once it is shown."""
+        script = """
+            const [title] = arguments;
+            return [...document.querySelectorAll('[role="dialog"]')].filter((d) => {
+              const t = document.getElementById(d.getAttribute("aria-labelledby") || "");
+              return t && t.textContent.trim() === title;
+            });
+        """
+        return self.wait(lambda: next((d for d in self.js(script, title) if d.is_displayed()), None),
+                         f"no dialog {title!r}")
+
+    def no_dialog(self):
+        self.wait(lambda: not [d for d in self.all('[role="dialog"]') if d.is_displayed()], "a dialog is still open")
+
     def field(self, label, scope=None):
         """The form control labelled `label` (its label may carry a * mark)."""
         script = """
@@ -224,6 +242,28 @@ class Firefox:
         """A screen from the left menu; its title says it is there."""
         self.link(text, self.css("nav.sidebar")).click()
         self.wait_text("#screen-title", text, exact=True)
+
+    def upload(self, file_input, path):
+        """Choose a file in an <input type=file>, as the file picker does."""
+        file_input.send_keys(str(path))
+
+    def download(self, directory, click, timeout=30):
+        """Run click() and return the path of the file Firefox saves for it
+        (the portal hands files over as blob links with a download name)."""
+        directory = str(directory)
+        os.makedirs(directory, exist_ok=True)
+        self.m.set_pref("browser.download.dir", directory)
+        before = set(os.listdir(directory))
+
+        def arrived():
+            names = os.listdir(directory)
+            new = [n for n in names if n not in before and not n.endswith(".part")]
+            if new and not any(n.endswith(".part") for n in names):
+                path = os.path.join(directory, new[0])
+                return path if os.path.getsize(path) > 0 else None
+            return None
+        click()
+        return self.wait(arrived, f"no download arrived in {directory}", timeout=timeout)
 
     def screenshot(self, path):
         self.wait_idle()

@@ -8,12 +8,14 @@ Screenshots go next to Chromium's, prefixed `firefox-`."""
 import os
 import re
 
+import openpyxl
 import pytest
 
 from tests.browser import gecko
 from tests.browser.conftest import SCREENSHOTS
+from tests.browser.test_batches import ENROLMENT_COLUMNS, fill_template
 from tests.browser.test_declarations import enrol_by_api, person_no, wait_lookup
-from tests.factories import id_number
+from tests.factories import enrolment, id_number
 from tests.suite import ROOT
 
 
@@ -145,7 +147,7 @@ def test_firefox_home_then_enrol_a_new_person_and_the_counts_change(ff, suite, u
     shot(ff, "24-home-with-figures")
 
 
-def test_firefox_roster_search_and_a_person(ff, suite, unit):
+def test_firefox_roster_search_a_person_and_download(ff, suite, unit, tmp_path):
     people = [enrol_by_api(suite, unit["token"], person_no()) for _ in range(3)]
     login(ff, unit["account"], unit["password"])
     ff.open_menu("人员列表")
@@ -169,7 +171,7 @@ def test_firefox_roster_search_and_a_person(ff, suite, unit):
     ff.wait_text("[data-key=phone]", wanted["phone"], dialog, exact=True)
     shot(ff, "30-roster-person")
     ff.button("关闭", dialog).click()
-    ff.wait(lambda: not [d for d in ff.all('[role="dialog"]') if d.is_displayed()], "the dialog did not close")
+    ff.no_dialog()
 
     ff.button("重置", filters).click()
     ff.fill(ff.field("姓名", filters), people[2]["name"])
@@ -177,6 +179,14 @@ def test_firefox_roster_search_and_a_person(ff, suite, unit):
     ff.wait(lambda: [r.text for r in ff.all("table tbody tr")]
             and all(people[2]["cert_no"] in r.text for r in ff.all("table tbody tr")),
             "the search by 姓名 did not find the person")
+
+    ff.button("重置", filters).click()
+    ff.wait(lambda: len(ff.all("table tbody tr")) == 3, "重置 did not list everyone again")
+    path = ff.download(tmp_path / "roster", ff.button("下载", filters).click)
+    assert path.endswith(".xlsx") and "参保人员名单" in os.path.basename(path)
+    cells = {str(c.value) for row in openpyxl.load_workbook(path).active.iter_rows() for c in row if c.value}
+    for person in people:
+        assert person["cert_no"] in cells and person["name"] in cells
 
 
 def test_firefox_open_a_notice_from_home(ff, unit):
@@ -203,3 +213,62 @@ def test_firefox_open_a_notice_from_home(ff, unit):
                         and re.search(r"\bread\b", li.get_attribute("class"))
                         for li in ff.all(".notice-list li")), "the notice is not marked read")
     shot(ff, "03-notices-all")
+
+
+def test_firefox_suspension_asks_for_a_confirmation(ff, suite, unit):
+    body = enrol_by_api(suite, unit["token"], person_no())
+    login(ff, unit["account"], unit["password"])
+    ff.open_menu("城乡居民暂停参保")
+    lookup = ff.form("查询人员")
+    ff.fill(ff.field("证件号码", lookup), body["cert_no"])
+    ff.fill(ff.field("姓名", lookup), body["name"])
+    ff.button("查询", lookup).click()
+    details = ff.form("暂停参保信息")
+    ff.wait(lambda: body["name"] in details.text, "the person is not shown")
+    ff.choose(ff.field("暂停原因", details), "02")
+    ff.button("保存", details).click()
+    confirm = ff.dialog("确认暂停参保")
+    assert body["name"] in confirm.text and "参加职工基本医疗保险" in confirm.text
+    shot(ff, "22-suspension-confirm")
+    ff.button("取消", confirm).click()
+    ff.no_dialog()
+    assert suite.api("GET", "/api/unit", unit["token"]).json()["insured_count"] == 1
+    ff.button("保存", details).click()
+    ff.button("确定暂停", ff.dialog("确认暂停参保")).click()
+    ff.wait_text(".outcome", "办理成功：暂停参保")
+    shot(ff, "22-suspension-done")
+    assert suite.api("GET", "/api/unit", unit["token"]).json()["insured_count"] == 0
+
+
+def test_firefox_batch_enrolment_upload_and_failures(ff, unit, tmp_path):
+    """File download, file upload with progress and the results dialog."""
+    login(ff, unit["account"], unit["password"])
+    ff.open_menu("批量城乡居民参保")
+    template = ff.download(tmp_path / "template", ff.button("下载模板").click)
+    assert template.endswith(".xlsx")
+    good = [enrolment(person_no()) for _ in range(2)]
+    bad_phone = enrolment(person_no(), phone="12345")
+    bad_name = enrolment(person_no(), name='<img src=x onerror="window.__xss=1">')
+    rows = [{h: p[k] for h, k in ENROLMENT_COLUMNS.items()} for p in (good[0], bad_phone, good[1], bad_name)]
+    path = fill_template(template, tmp_path / "参保导入.xlsx", rows)
+
+    form = ff.form("导入模板并提交")
+    ff.upload(ff.css("input[type=file]", form), path)
+    ff.button("导入模板并提交", form).click()
+    dialog = ff.dialog("导入结果")
+    assert ff.css('[role="progressbar"]', form).get_attribute("aria-valuenow") == "100"
+    ff.wait_text('[role="status"]', "共 4 条，提交成功 2 条，提交失败 2 条", dialog)
+    failures = ff.all("table tbody tr", dialog)
+    assert len(failures) == 2
+    assert "联系电话" in failures[0].text and bad_phone["name"] in failures[0].text
+    assert bad_name["name"] in failures[1].text  # shown as the text it is
+    assert not ff.all("img", failures[1]) and ff.js("return window.__xss") is None
+    shot(ff, "40-batch-enrolment-result")
+
+    failed = ff.download(tmp_path / "failed", ff.button("下载失败数据", dialog).click)
+    ws = openpyxl.load_workbook(failed).worksheets[0]
+    assert "失败原因" in [str(c.value or "") for c in ws[1]]
+    names = {str(c.value) for row in ws.iter_rows(min_row=2) for c in row if c.value}
+    assert bad_phone["name"] in names and good[0]["name"] not in names
+    ff.button("关闭", dialog).click()
+    ff.no_dialog()
