@@ -94,14 +94,24 @@ class LeaseLost(Exception):
     """Another relay instance holds the lease now."""
 
 
+# A publisher stops publishing while this share of its lease is still left,
+# and publishes again only after renewing it (claim renews when half is
+# left): a holder that stalls (a long pause, a slow broker) finds it too
+# late before its next publish, not after another instance took over.
+LEASE_MARGIN = 1 / 3
+
+
 def relay_pending(store, publish, clock, lease, batch=500, budget=10.0):
     """Publish what the log holds after the checkpoint, in position order.
 
     `store` is a RelayStore, `publish(event)` returns once the broker
-    confirmed, `clock()` gives the UTC time, `lease` is a timedelta. Stops
-    after `budget` seconds (the lease is renewed per batch). Returns the
-    number of events published; raises what publishing raised, after
-    moving the checkpoint over what was confirmed."""
+    confirmed, `clock()` gives the UTC time, `lease` is a timedelta. Before
+    each publish the lease must have more than LEASE_MARGIN of it left;
+    otherwise the checkpoint moves over what was confirmed and the lease is
+    claimed again (renewed, or lost to another instance: then nothing more
+    is published). Stops after `budget` seconds. Returns the number of
+    events published; raises what publishing raised, after moving the
+    checkpoint over what was confirmed."""
     started = time.monotonic()
     sent = 0
     while time.monotonic() - started < budget:
@@ -112,15 +122,19 @@ def relay_pending(store, publish, clock, lease, batch=500, budget=10.0):
         if not events:
             return sent
         confirmed = position
+        cut_short = False
         try:
             for event in events:
+                if store.lease_until is None or store.lease_until - clock() <= lease * LEASE_MARGIN:
+                    cut_short = True  # renew before publishing more
+                    break
                 publish(event)
                 confirmed = event["position"]
                 sent += 1
         finally:
             if confirmed > position and not store.advance(confirmed, clock()):
-                raise LeaseLost(f"lease lost after publishing up to {confirmed}")
-        if len(events) < batch:
+                raise LeaseLost(f"relay {store.holder}: lease lost after publishing up to {confirmed}")
+        if len(events) < batch and not cut_short:
             return sent
     return sent
 
@@ -137,6 +151,7 @@ class EventPublisher(DependencyProvider):
         self.extra = [subscriber_queue(name) for name in extra if name]
         self.extra_declared = not self.extra
         self.exchange = event_exchange()
+        self.holder = next((d.holder for d in self.container.dependencies if isinstance(d, RelayDatabase)), None)
         self.publisher = Publisher(
             config["AMQP_URI"], use_confirms=True, mandatory=True,
             serializer="json", delivery_mode=PERSISTENT,
@@ -162,14 +177,16 @@ class EventPublisher(DependencyProvider):
 
     def publish(self, event, log_head=None):
         """`log_head`: the last position of the log as the relay knew it
-        (at least the event's own); consumers tell their lag by it."""
+        (at least the event's own); consumers tell their lag by it. The
+        `publisher` header names the relay instance (its lease holder id)."""
         if not self.extra_declared:
             self.declare_extra()
         self.publisher.publish(
             event, exchange=self.exchange, routing_key=event["type"],
             message_id=str(event["event_id"]),
             headers={"position": event["position"], "event_type": event["type"],
-                     "log_head": max(log_head or 0, event["position"])},
+                     "log_head": max(log_head or 0, event["position"]),
+                     "publisher": self.holder},
         )
         EVENTS_PUBLISHED.labels(event["type"]).inc()
 
@@ -194,19 +211,10 @@ class RelayMemory:
         self.latest = 0  # the log's last position at the last look
 
     def note(self, store):
-        held = self.lease_until is not None
         self.published, self.lease_until = store.position, store.lease_until
         if self.lease_until is None:
             self.standby_until = time.monotonic() + self.standby_recheck
             RELAY_LAG.set(0)  # the holder reports the backlog, not a standby
-        if held != (self.lease_until is not None):
-            # One line per change of publisher, with this instance's id: the
-            # logs of all instances show who published when.
-            if self.lease_until is not None:
-                log.info("relay %s: holds the lease, publishing from position %s",
-                         self.holder, self.published)
-            else:
-                log.info("relay %s: does not hold the lease (standby)", self.holder)
         RELAY_LEASE_HELD.set(1 if self.lease_until is not None else 0)
 
 
@@ -225,6 +233,8 @@ class RelayDatabase(Database):
         self.sessions[worker_ctx] = session
         store = RelayStore(session, self.holder)
         store.memory = self.memory
+        # What the last run knew, so that claim can say when the lease changes hands.
+        store.position, store.lease_until = self.memory.published, self.memory.lease_until
         return store
 
     def due(self, lease):
@@ -299,7 +309,7 @@ class OutboxRelay:
             sent = relay_pending(self.store, publish, utcnow, lease, batch)
             _health.ok(sent)
         except LeaseLost as error:
-            log.warning("relay: %s", error)
+            log.warning("%s", error)
         except UndeliverableMessage:
             _health.failed("an event could not be routed to any queue")
         except Exception as error:  # the broker is down or went away

@@ -6,6 +6,8 @@ instances run: an instance publishes only while it holds an unexpired lease,
 and its checkpoint write is fenced by the holder, so an instance that lost
 the lease cannot move the checkpoint."""
 
+import logging
+
 from sqlalchemy import func, select, update
 
 from common.events import payload
@@ -15,6 +17,7 @@ from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 
 RELAY = "declarations.events"  # the name of the one row: the exchange it feeds
 
+log = logging.getLogger("services.declarations.relay")
 
 
 
@@ -48,9 +51,16 @@ class RelayStore:
             row = RelayState(name=RELAY, position=0, updated_at=now)
             self.session.add(row)
         elif row.holder not in (None, self.holder) and aware(row.lease_until) > now:
+            if self.lease_until is not None:
+                log.info("relay %s: the lease is held by %s now", self.holder, row.holder)
             self.session.rollback()
             self.position = self.lease_until = None
             return None
+        if row.holder != self.holder or self.lease_until is None:
+            # One line per change of publisher, with the instance ids: the
+            # logs of all instances show who published when.
+            log.info("relay %s: took the lease at position %s (from %s)",
+                     self.holder, row.position, row.holder or "nobody")
         row.holder, row.lease_until = self.holder, now + ttl
         self.position, self.lease_until = row.position, now + ttl
         self.session.commit()
@@ -67,6 +77,8 @@ class RelayStore:
         )
         self.session.commit()
         if result.rowcount != 1:
+            log.warning("relay %s: could not move the checkpoint to %s: the lease is not ours",
+                        self.holder, position)
             self.position = self.lease_until = None
             return False
         self.position = position
