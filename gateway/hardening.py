@@ -10,8 +10,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from common import production
 from common.errors import NotFound, TooLarge
 
-# Every JSON body of the API is a few hundred bytes (the largest, a notice,
-# is at most a few KB); uploads mark their view with `upload_body`.
+# Every JSON body of the API but a notice's is at most a few KB; views that
+# take more say so with `max_body` (notices) or `upload_body` (uploads).
 JSON_BODY_LIMIT = 64 * 1024
 
 CSP = "; ".join((
@@ -40,6 +40,15 @@ def add_headers(response):
     return response
 
 
+def max_body(size):
+    """Marks a view whose JSON body may be up to `size` bytes."""
+    def mark(view):
+        view.body_limit = size
+        return view
+
+    return mark
+
+
 def upload_body(view):
     """Marks an upload view: its body may be as large as MAX_CONTENT_LENGTH
     (the configured upload limit plus room for the multipart envelope)."""
@@ -50,8 +59,11 @@ def upload_body(view):
 def body_limit():
     """The most bytes the current request's body may have."""
     view = current_app.view_functions.get(request.endpoint)
-    if getattr(view, "body_limit", None) == "upload":
+    limit = getattr(view, "body_limit", None)
+    if limit == "upload":
         return current_app.config["MAX_CONTENT_LENGTH"]
+    if isinstance(limit, int):
+        return limit
     return current_app.config.get("JSON_BODY_LIMIT", JSON_BODY_LIMIT)
 
 

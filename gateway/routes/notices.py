@@ -5,12 +5,17 @@ is kept (admins still list it, with its read count), only hidden from units."""
 from flask import g, request
 
 from gateway.api import Blueprint
+from gateway.hardening import max_body
 from gateway.schemas.notices import (
     AdminNoticeListArgs, AdminNoticePageSchema, AdminNoticeSchema, NewNoticeSchema,
     NoticeChangesSchema, NoticeListArgs, NoticePageSchema, NoticeSchema, UnreadCountSchema,
 )
 from gateway.security import unit_id
 from gateway.services import rpc
+
+# A notice's body is up to 20,000 characters; JSON may escape each as \uXXXX
+# (12 bytes for a character outside the BMP), so its bodies get more room.
+NOTICE_BODY_BYTES = 256 * 1024
 
 blp = Blueprint("notices", __name__, url_prefix="/api", description="Platform notices")
 
@@ -56,6 +61,7 @@ def read_notice(notice_id):
 @blp.arguments(NewNoticeSchema)
 @blp.response(201, AdminNoticeSchema)
 @blp.errors(400, 401, 403)
+@max_body(NOTICE_BODY_BYTES)
 def publish_notice(args):
     """Publish a notice to every unit now. With an `Idempotency-Key` header,
     repeating the request returns the first notice and publishes nothing more."""
@@ -89,6 +95,7 @@ def get_notice(notice_id):
 @blp.arguments(NoticeChangesSchema)
 @blp.response(200, AdminNoticeSchema)
 @blp.errors(400, 401, 403, 404)
+@max_body(NOTICE_BODY_BYTES)
 def edit_notice(args, notice_id):
     """Change the title, body and/or pin (fields left out stay as they are).
     The publish time and the units' read marks are kept."""

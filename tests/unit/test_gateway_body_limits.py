@@ -1,5 +1,5 @@
 """Request body limits on every endpoint (issue 10, point 6): JSON bodies are
-capped at 64 KB, uploads at the configured upload limit plus the multipart
+capped at 64 KB (a notice's, up to 20,000 characters, at 256 KB), uploads at the configured upload limit plus the multipart
 envelope; an oversize body is a Chinese 413 in the standard error shape,
 refused before the body is read or any service is asked. Errors never show
 a stack trace or internal names."""
@@ -9,6 +9,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.hardening import JSON_BODY_LIMIT
+from gateway.routes.notices import NOTICE_BODY_BYTES
 
 UPLOAD_LIMIT = 10 * 1024 * 1024
 
@@ -48,18 +49,28 @@ def oversize_json(size=JSON_BODY_LIMIT + 1):
     return json.dumps({"title": "x" * size}).encode()
 
 
-def test_every_json_endpoint_refuses_a_body_over_64_kb(app, client):
+NOTICE_WRITES = {("post", "/api/admin/notices"), ("put", "/api/admin/notices/{notice_id}")}
+
+
+def test_every_json_endpoint_refuses_a_body_over_its_limit(app, client):
     checked = 0
     for method, path, op in operations_with_a_body(app):
         content = (op.get("requestBody") or {}).get("content", {})
         if "multipart/form-data" in content:
             continue
-        r = client.open(concrete(path), method=method.upper(), data=oversize_json(),
+        notice = (method, path) in NOTICE_WRITES
+        limit, shown = (NOTICE_BODY_BYTES, "256KB") if notice else (JSON_BODY_LIMIT, "64KB")
+        r = client.open(concrete(path), method=method.upper(), data=oversize_json(limit + 1),
                         content_type="application/json")
         assert_standard_413(r)
-        assert "64KB" in r.get_json()["message"]
+        assert shown in r.get_json()["message"]
         checked += 1
     assert checked >= 8  # login, logout, password, units, notices..., declarations
+
+
+def test_the_longest_notice_fits_even_with_every_character_escaped(app):
+    body = json.dumps({"title": "\U0001F600" * 100, "body": "\U0001F600" * 20_000}).encode()  # ensure_ascii
+    assert JSON_BODY_LIMIT < len(body) <= NOTICE_BODY_BYTES
 
 
 def test_a_body_at_the_limit_is_not_refused_for_its_size(client):
