@@ -6,10 +6,8 @@ no-op endpoint (/healthz) measured in the same run.
 
 Starts its own suite (tests/suite.py: the Procfile's processes, SQLite
 databases, a private RabbitMQ vhost), registers a unit and fills its roster
-with --roster persons through the real path: enrolments declared in this
-process into the declarations database (500 per transaction), published by
-the outbox relay and applied by the residents service; it waits until the
-roster has them all. Then closed-loop clients (bench/load.py) drive, for
+with --roster persons through the residents projection (see fill_roster),
+waits until the services are idle, then closed-loop clients (bench/load.py) drive, for
 --seconds each: GET /healthz (the no-op baseline), GET /api/unit, GET
 /api/residents?page=2&size=20, and POST /api/declarations/enrolment of new
 persons. Target: each read at least 25% of the no-op rate, enrolment at
@@ -25,44 +23,78 @@ import os
 import sys
 import time
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
-import requests
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bench import load, pyspy
+from bench import bench_export, load, pyspy
 from common.db import make_engine
-from services.declarations import declaring
-from services.declarations.store import DeclarationsStore
+from services.residents import feed
+from services.residents.models import Resident
+from services.residents.store import RosterStore
 from tests.factories import enrolment
 from tests.suite import ADMIN_PASSWORD, start_suite
 
 TARGETS = {"GET /api/unit": 0.25, "GET /api/residents": 0.25, "POST /api/declarations/enrolment": 0.10}
-TZ = ZoneInfo("Asia/Shanghai")
 
 
-def fill_roster(suite, unit, count, first=20_000_000, per_commit=500):
-    """Declare `count` enrolments for `unit` straight into the declarations
-    database (the use case the service runs), then wait until the residents
-    service shows them all (relay -> broker -> roster)."""
-    engine = make_engine(suite.env["DECLARATIONS_DATABASE_URL"])
+FAKE_FROM = 1_000_000_001  # log positions of the filled rows, far above the bench's real ones
+
+
+def fill_roster(suite, unit, count, batch=2000):
+    """Give `unit` a roster of `count` persons, written into the running
+    residents service's database by its own projection code (feed.apply_in_order)
+    from synthetic enrolment events, as bench_export does. Their positions
+    start at FAKE_FROM, and the checkpoint is put back to 0 afterwards, so
+    the real events of the enrolment benchmark (positions 1, 2, ...) are
+    applied by the service as usual. (Declaring them through the log instead
+    takes minutes: the relay publishes 50,000 events one confirm at a time.)"""
+    url = suite.env["RESIDENTS_DATABASE_URL"]
+    engine = make_engine(url)
     ref = {k: unit["unit"][k] for k in ("id", "name", "credit_code")}
-    with Session(engine) as session:
-        store = DeclarationsStore(session)
-        for n in range(0, count, per_commit):
-            items = [("enrol", enrolment(first + i)) for i in range(n, min(n + per_commit, count))]
-            outcomes = declaring.declare_many(store, ref, {"account": "bench"}, items,
-                                              datetime.now(timezone.utc), TZ)
-            assert all(o["ok"] for o in outcomes), [o for o in outcomes if not o["ok"]][:1]
+    with Session(engine, expire_on_commit=False) as session:
+        store = RosterStore(session)
+        store.begin_apply()
+        store.set_checkpoint(FAKE_FROM - 1, datetime.now(timezone.utc))
+        store.commit()
+        chunk = []
+        for event in bench_export.events([(ref, count)], start=FAKE_FROM):
+            chunk.append(event)
+            if len(chunk) == batch:
+                feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
+                session.expunge_all()
+                chunk = []
+        if chunk:
+            feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
+        store.begin_apply()
+        store.set_checkpoint(0, datetime.now(timezone.utc))
+        store.commit()
+        total = session.scalar(select(func.count()).select_from(Resident).where(Resident.unit_id == ref["id"]))
     engine.dispose()
-    headers = {"Authorization": f"Bearer {unit['token']}"}
-    deadline = time.time() + max(120, count / 200)
+    if total != count:
+        raise RuntimeError(f"the roster has {total} of {count} persons")
+
+
+def cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def wait_idle(pids, limit=60, threshold=0.15):
+    """Wait until the processes together use under `threshold` of a core
+    over a second (e.g. the residents service acknowledging the events the
+    fill left queued), so that no leftover work runs during a measurement."""
+    deadline = time.time() + limit
     while time.time() < deadline:
-        total = requests.get(f"{suite.url}/api/residents?size=1", headers=headers, timeout=30).json()["total"]
-        if total >= count:
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"the roster shows {total} of {count} persons")
+        before = sum(cpu_seconds(p) for p in pids)
+        time.sleep(1)
+        if sum(cpu_seconds(p) for p in pids) - before < threshold:
+            return True
+    return False
 
 
 def gateway_workers(suite):
@@ -87,6 +119,9 @@ def measure(argv=None):
         env["GATEWAY_WORKERS"] = str(args.workers)
     if args.threads:
         env["GATEWAY_THREADS"] = str(args.threads)
+    # Catch-up is the residents service's safety net; here it would only read
+    # the filled checkpoint while the roster is being written.
+    env.setdefault("RESIDENTS_CATCHUP_INTERVAL", "3600")
     with start_suite(env) as suite:
         print(f"gateway: {suite.env['GATEWAY_WORKERS']} worker(s) x {suite.env['GATEWAY_THREADS']} threads; "
               f"{args.clients} clients, {args.seconds:.0f} s each", flush=True)
@@ -95,23 +130,36 @@ def measure(argv=None):
         headers = {"Authorization": f"Bearer {unit['token']}"}
         t0 = time.perf_counter()
         fill_roster(suite, unit, args.roster)
-        print(f"roster of {args.roster} filled (declared, relayed, projected) in "
+        print(f"roster of {args.roster} filled (through the residents projection) in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
 
         pids = {f"gateway-{i}": pid for i, pid in enumerate(gateway_workers(suite))}
         pids.update({name: suite.procs[name].pid for name in ("auth", "declarations", "residents")})
+        t0 = time.perf_counter()
+        idle = wait_idle(list(pids.values()))
+        print(f"services {'idle' if idle else 'STILL BUSY'} after {time.perf_counter() - t0:.0f} s more", flush=True)
 
         def run(name, fn):
+            cpu = {n: cpu_seconds(p) for n, p in pids.items()}
             if not args.profile or not pyspy.available():
-                return load.run(suite.url, name, fn, clients=args.clients, seconds=args.seconds)
-            slug = name.split()[1].strip("/").replace("/", "_")
-            # the recording starts with the clients' warm-up second and covers the window
-            with pyspy.Recorder(pids, os.path.join(args.profile, slug), args.seconds):
-                return load.run(suite.url, name, fn, clients=args.clients, seconds=args.seconds, warmup=1.0)
+                result = load.run(suite.url, name, fn, clients=args.clients, seconds=args.seconds)
+            else:
+                slug = name.split()[1].strip("/").replace("/", "_")
+                # the recording starts with the clients' warm-up second and covers the window
+                with pyspy.Recorder(pids, os.path.join(args.profile, slug), args.seconds):
+                    result = load.run(suite.url, name, fn, clients=args.clients, seconds=args.seconds)
+            # CPU of each process per request, warm-up included (an upper bound)
+            result.cpu = {n: (cpu_seconds(p) - cpu[n]) / max(result.count, 1) * 1000 for n, p in pids.items()}
+            return result
+
+        def cpu_line(r):
+            return ("    CPU per request (ms, upper bound): "
+                    + ", ".join(f"{n} {ms:.2f}" for n, ms in r.cpu.items()) + f"; total {sum(r.cpu.values()):.2f}")
 
         noop = run("GET /healthz (no-op)", lambda i: ("GET", "/healthz", {}, None))
         print(noop.line(), flush=True)
-        fresh = itertools.count(10_000_000)
+        print(cpu_line(noop), flush=True)
+        fresh = itertools.count(60_000_000)  # not among the filled persons
         results = []
         for name, fn in (
             ("GET /api/unit", lambda i: ("GET", "/api/unit", headers, None)),
@@ -123,6 +171,7 @@ def measure(argv=None):
             results.append(r)
             ok = r.rps / noop.rps >= TARGETS[r.name] and r.errors == 0
             print(r.line(noop), f"(target {TARGETS[r.name]:.0%})", "OK" if ok else "BELOW TARGET", flush=True)
+            print(cpu_line(r), flush=True)
     if args.profile and pyspy.available():
         for slug in sorted(os.listdir(args.profile)):
             print(f"\npy-spy, {slug} (inclusive share of the samples):")
