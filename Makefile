@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONWARNINGS := ignore::DeprecationWarning
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test venv bootstrap clean
+.PHONY: run test venv bootstrap clean bench
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,12 @@ test: venv
 	$(BIN)/python deploy/browser.py
 	$(BIN)/python -m pytest --ignore=tests/browser
 	EDT_NO_EVENTLET=1 $(BIN)/python -m pytest tests/browser
+
+# Every benchmark under bench/ against suites it starts itself, with same-run
+# baselines and a summary of the targets (~15 min; BENCH_ARGS=--quick ~6 min).
+bench: venv
+	$(BIN)/python deploy/broker.py
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf var/*.db var/*.db-* var/prometheus
