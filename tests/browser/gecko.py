@@ -12,6 +12,7 @@ is the way to test the portal in real Gecko.
 in Playwright's spirit: find by label / accessible text, real keyboard
 input, waiting instead of sleeping, full-page screenshots, and the page's
 JavaScript errors (read from Firefox's own log) fail the test."""
+import gc
 import os
 import re
 import shutil
@@ -88,6 +89,11 @@ class Firefox:
             self.m.delete_session()
         finally:
             self.m.cleanup()
+            # let the profile objects go now, not at interpreter exit (where
+            # their __del__ fails noisily)
+            self.m.instance = None
+            self.m = None
+            gc.collect()
 
     def _size_viewport(self, width, height):
         """Make the page's viewport (not the window) width×height."""

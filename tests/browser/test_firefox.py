@@ -256,10 +256,11 @@ def test_firefox_batch_enrolment_upload_and_failures(ff, unit, tmp_path):
     ff.upload(ff.css("input[type=file]", form), path)
     ff.button("导入模板并提交", form).click()
     dialog = ff.dialog("导入结果")
-    assert ff.css('[role="progressbar"]', form).get_attribute("aria-valuenow") == "100"
+    ff.wait(lambda: ff.css('[role="progressbar"]', form).get_attribute("aria-valuenow") == "100",
+            "the upload progress did not reach 100")
     ff.wait_text('[role="status"]', "共 4 条，提交成功 2 条，提交失败 2 条", dialog)
+    ff.wait(lambda: len(ff.all("table tbody tr", dialog)) == 2, "the dialog does not list 2 failures")
     failures = ff.all("table tbody tr", dialog)
-    assert len(failures) == 2
     assert "联系电话" in failures[0].text and bad_phone["name"] in failures[0].text
     assert bad_name["name"] in failures[1].text  # shown as the text it is
     assert not ff.all("img", failures[1]) and ff.js("return window.__xss") is None
