@@ -40,7 +40,7 @@ from tests.suite import ROOT
 
 pytestmark = pytest.mark.http
 
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 20
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 ROLES = ("unit", "admin")
