@@ -238,6 +238,14 @@ class Firefox:
     def press_enter(self, el):
         el.send_keys(Keys.ENTER)
 
+    def type(self, text):
+        """Type `text` into whatever has the focus, as the keyboard does."""
+        self.m.actions.sequence("key", "keyboard").send_keys(text).perform()
+
+    def press(self, key):
+        """Press and release one key (e.g. Keys.TAB) where the focus is."""
+        self.m.actions.sequence("key", "keyboard").key_down(key).key_up(key).perform()
+
     def choose(self, select, value):
         """Pick the option with `value` in a <select>, as a click on it does."""
         option = select.find_element(By.CSS_SELECTOR, f'option[value="{value}"]')

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 from tests.browser import gecko
+from tests.browser.gecko import Keys
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_batches import ENROLMENT_COLUMNS, fill_template
 from tests.browser.test_declarations import enrol_by_api, person_no, wait_lookup
@@ -309,3 +310,52 @@ def test_firefox_every_unit_screen_opens(ff, suite, unit):
 def test_firefox_every_admin_screen_opens(ff, suite):
     login(ff, "admin", suite.admin_password, landing="/admin/units", title="单位管理")
     tour(ff, ADMIN_SCREENS, "admin")
+
+
+def test_firefox_log_in_and_enrol_with_the_keyboard_only(ff, unit):
+    assert ff.focused() == ff.field("账号")
+    ff.type(unit["account"])
+    ff.press(Keys.TAB)
+    assert ff.focused() == ff.field("密码")
+    ff.type(unit["password"])
+    ff.press(Keys.ENTER)
+    ff.wait_url(r"#/home$")
+
+    ff.goto("/#/declare/enrolment")
+    lookup = ff.form("查询人员")
+    ff.wait(lambda: ff.focused() == ff.field("证件号码", lookup), "证件号码 does not have the focus")
+    ff.type(id_number(person_no()))
+    ff.press(Keys.TAB)
+    assert ff.focused() == ff.field("姓名", lookup)
+    ff.type("林晓东")
+    ff.press(Keys.ENTER)
+    details = ff.form("参保信息")
+    ff.wait(lambda: ff.focused() == ff.field("民族", details), "民族 does not have the focus")
+    ff.press(Keys.TAB)
+    assert ff.focused() == ff.field("人员类别", details)
+    ff.press(Keys.TAB)
+    assert ff.focused() == ff.field("联系电话", details)
+    ff.type("13705951111")
+    ff.press(Keys.ENTER)  # submits; the category is still missing
+    ff.wait_text('[data-error-for="category"]', "请选择人员类别", details, exact=True)
+    assert ff.focused() == ff.field("人员类别", details)
+    ff.press(Keys.DOWN)  # a closed <select> takes the arrow keys
+    ff.wait(lambda: ff.field("人员类别", details).get_property("value") != "", "the arrow key chose nothing")
+    ff.field("联系电话", details).click()
+    ff.press(Keys.ENTER)
+    ff.wait_text(".outcome", "办理成功：新参保")
+
+
+def test_firefox_dialogs_trap_the_focus_close_on_escape_and_give_it_back(ff, suite):
+    login(ff, "admin", suite.admin_password, landing="/admin/units", title="单位管理")
+    opener = ff.button("新增单位")
+    ff.js("arguments[0].focus()", opener)
+    ff.press(Keys.ENTER)
+    dialog = ff.dialog("新增单位")
+    ff.wait(lambda: ff.focused() == ff.field("单位名称", dialog), "单位名称 does not have the focus")
+    for _ in range(12):  # Tab round and round: the focus never leaves the dialog
+        ff.press(Keys.TAB)
+        assert ff.js("return !!document.activeElement.closest('[role=dialog]')")
+    ff.press(Keys.ESCAPE)
+    ff.no_dialog()
+    assert ff.focused() == opener
