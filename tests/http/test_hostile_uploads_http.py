@@ -25,6 +25,7 @@ import pytest
 
 from services.declarations.batch import template
 from tests import fixtures_xlsx as fx
+from tests.unit.test_batch_reader_guards import unnumbered_rows
 
 pytestmark = pytest.mark.http
 
@@ -113,6 +114,7 @@ HOSTILE = [
     ("zip bomb", "名单.xlsx", lambda: fx.zip_bomb(200), 415, "压缩"),
     ("dimension of 1,000,000 rows", "名单.xlsx", declares_a_million_rows, 413, "20000"),
     ("1,000,000 real rows", "名单.xlsx", a_million_real_rows, 413, "20000"),
+    ("1,000,000 rows numbered by position", "名单.xlsx", lambda: unnumbered_rows(1_000_000), 413, "20000"),
     (".xls renamed .xlsx", "名单.xlsx", old_xls, 415, ".xls"),
     (".xls", "名单.xls", old_xls, 415, ".xls"),
     ("CSV renamed .xlsx", "名单.xlsx", fx.csv_bytes, 415, "CSV"),

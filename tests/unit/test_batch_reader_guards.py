@@ -1,0 +1,67 @@
+"""A sheet of rows without `r` attributes (numbered by position) is refused
+for its row count while its XML streams by, before the cell parser, which
+builds every row in memory, ever sees it (issue 10, point 3)."""
+import io
+import re
+import zipfile
+
+import pytest
+
+from common.errors import TooLarge
+from services.declarations.batch import reader
+from tests import fixtures_xlsx as fx
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def unnumbered_rows(count, prefix=b""):
+    """The enrolment template with `count` rows without `r` attributes;
+    with `prefix` (b"x:"), the worksheet's elements carry that namespace prefix."""
+    data = fx.filled("enrolment", [fx.enrolment_row(fx.id_number(7))])
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if item.filename != SHEET:
+                dst.writestr(item.filename, src.read(item.filename))
+                continue
+            xml = src.read(SHEET)
+            head, tail = xml.split(b"</sheetData>", 1)
+            head = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1"/>', head, count=1)
+            if prefix:
+                head, tail = (re.sub(rb"<(/?)(?=[a-zA-Z])", rb"<\1" + prefix, part) for part in (head, tail))
+                head = head.replace(b"<" + prefix + b"?xml", b"<?xml").replace(
+                    b'xmlns="', b"xmlns:" + prefix[:-1] + b'="', 1)
+            with dst.open(SHEET, "w", force_zip64=True) as member:
+                member.write(head)
+                row = b"<%srow><%sc t=\"inlineStr\"><%sis><%st>35050319850615%%06d</%st></%sis></%sc></%srow>" % (
+                    (prefix,) * 8)
+                for start in range(0, count, 20000):
+                    member.write(b"".join(row % n for n in range(start, min(count, start + 20000))))
+                member.write(b"</" + prefix + b"sheetData>" + tail)
+    return out.getvalue()
+
+
+@pytest.fixture
+def no_parsing(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("the cell parser was reached")
+    monkeypatch.setattr(reader, "parse_cells", refuse)
+
+
+@pytest.mark.parametrize("prefix", [b"", b"x:"])
+def test_a_million_unnumbered_rows_are_refused_before_parsing(no_parsing, prefix):
+    data = unnumbered_rows(1_000_000, prefix)
+    assert len(data) < 10 * 1024 * 1024
+    with pytest.raises(TooLarge) as exc:
+        reader.read(data)
+    assert "20000" in exc.value.message
+
+
+def test_unnumbered_rows_within_the_limit_still_read():
+    sheet = reader.read(unnumbered_rows(1000))
+    assert len(sheet.rows) == 1 + 1 + 1000  # header, the filled row, the unnumbered ones
+
+
+def test_the_count_of_rows_is_what_refuses(no_parsing):
+    with pytest.raises(TooLarge):
+        reader.read(unnumbered_rows(20_001), reader.Limits(max_rows=20_000))
