@@ -51,7 +51,7 @@ from tests.factories import enrolment
 from tests.faults.conftest import fold, read_log
 from tests.suite import ADMIN_PASSWORD, ROOT, metric, start_suite
 
-pytestmark = pytest.mark.http
+pytestmark = [pytest.mark.http, pytest.mark.timeout(900)]  # 2,000 declarations on a shared machine
 
 CLIENTS = 12
 UNITS = 4
@@ -386,6 +386,10 @@ def test_two_declarations_and_two_residents_instances_share_2000_declarations(su
           f"roster caught up after {converged_seconds:.1f} s")
     print(f"scaling: declarations calls per instance {declared}; published per instance {published}; "
           f"publisher runs {[(process_of_id(process_of, h), first, n) for h, first, n in runs]}")
+    service_ms = {p: 1000 * sum(metric(m, "service_entrypoint_duration_seconds_sum", service="declarations", method=k)
+                                for k in ("enrol", "suspend")) / max(declared[p], 1) for p, m in decl.items()}
+    print(f"scaling: mean enrol/suspend time inside each declarations instance (ms) "
+          f"{ {p: round(v, 1) for p, v in service_ms.items()} }")
     print(f"scaling: residents reads per instance {reads}; events applied per instance {applied}")
     print(f"scaling: max relay lag {max(max(s['relay_lag'].values()) for s in sampler.samples):.0f}, "
           f"max consumer lag {max(max(s['consumer_lag'].values()) for s in sampler.samples):.0f} "
