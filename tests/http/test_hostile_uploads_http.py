@@ -25,7 +25,7 @@ import pytest
 
 from services.declarations.batch import template
 from tests import fixtures_xlsx as fx
-from tests.unit.test_batch_reader_guards import unnumbered_rows
+from tests.unit.test_batch_reader_guards import unnumbered_rows, wide_unnumbered_row
 
 pytestmark = pytest.mark.http
 
@@ -115,6 +115,8 @@ HOSTILE = [
     ("dimension of 1,000,000 rows", "名单.xlsx", declares_a_million_rows, 413, "20000"),
     ("1,000,000 real rows", "名单.xlsx", a_million_real_rows, 413, "20000"),
     ("1,000,000 rows numbered by position", "名单.xlsx", lambda: unnumbered_rows(1_000_000), 413, "20000"),
+    ("a row 16,000 cells wide, numbered by position", "名单.xlsx", lambda: wide_unnumbered_row(16_000), 400,
+     "列数"),
     (".xls renamed .xlsx", "名单.xlsx", old_xls, 415, ".xls"),
     (".xls", "名单.xls", old_xls, 415, ".xls"),
     ("CSV renamed .xlsx", "名单.xlsx", fx.csv_bytes, 415, "CSV"),
@@ -174,7 +176,7 @@ def test_hostile_files_are_refused_with_memory_bounded_and_the_platform_up(suite
     for label, name, data, status, words in files:
         code, body = answers[label]
         assert code == status, f"{label}: {code} {body}"
-        assert body["error"] in ("unsupported_file", "too_large"), (label, body)
+        assert body["error"] in ("unsupported_file", "too_large", "invalid_input"), (label, body)
         assert words in body["message"], (label, body["message"])
         assert any("\u4e00" <= c <= "\u9fff" for c in body["message"]), (label, body)
     assert sampler.peak < MEMORY_LIMIT_MB, f"declarations reached {sampler.peak:.0f} MB"

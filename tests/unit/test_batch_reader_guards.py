@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from common.errors import TooLarge
+from common.errors import InvalidInput, TooLarge
 from services.declarations.batch import reader
 from tests import fixtures_xlsx as fx
 
@@ -65,3 +65,45 @@ def test_unnumbered_rows_within_the_limit_still_read():
 def test_the_count_of_rows_is_what_refuses(no_parsing):
     with pytest.raises(TooLarge):
         reader.read(unnumbered_rows(20_001), reader.Limits(max_rows=20_000))
+
+
+def wide_unnumbered_row(width, rows=5000):
+    """One row of `width` cells without `r` attributes above `rows` narrow
+    rows: the parser would build every row `width` cells wide."""
+    data = fx.filled("enrolment", [fx.enrolment_row(fx.id_number(7))])
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if item.filename != SHEET:
+                dst.writestr(item.filename, src.read(item.filename))
+                continue
+            head, tail = src.read(SHEET).split(b"</sheetData>", 1)
+            with dst.open(SHEET, "w") as member:
+                member.write(head)
+                member.write(b"<row>" + b"".join(b'<c t="inlineStr"><is><t>%d</t></is></c>' % i
+                                                  for i in range(width)) + b"</row>")
+                member.write(b"<row><c/></row>" * rows + b"</sheetData>" + tail)
+    return out.getvalue()
+
+
+def test_a_row_of_thousands_of_unnumbered_cells_is_refused_before_parsing(no_parsing):
+    data = wide_unnumbered_row(16_000)
+    assert len(data) < 100 * 1024
+    with pytest.raises(InvalidInput) as exc:
+        reader.read(data)
+    assert exc.value.extra["reason"] == "wrong_template"
+
+
+def test_unnumbered_cells_as_wide_as_a_template_still_read():
+    sheet = reader.read(wide_unnumbered_row(20, rows=10))
+    assert max(len(row) for row in sheet.rows) == 20
+
+
+def test_a_normal_file_never_takes_the_per_row_count():
+    data = fx.big("enrolment", [fx.enrolment_row(i) for i in fx.many_ids(300)])
+    counter = reader._Unnumbered(b"", 64)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        sheet = z.read(SHEET)
+    for start in range(0, len(sheet), 997):  # chunk edges cut tags in two
+        counter.check(sheet[start:start + 997], b"<row")
+    assert not counter.seen

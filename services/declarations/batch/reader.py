@@ -202,6 +202,7 @@ def member_chunks(archive, name, limits):
         raise UnsupportedFile("文件结构异常（工作表过大），不予导入")
     total = rows = 0
     row_tag, tail = b"<row", b""
+    cells = _Unnumbered(b"", limits.max_columns)
     last_row = template.HEADER_ROW + limits.max_rows
     try:
         with archive.open(info) as stream:
@@ -213,13 +214,15 @@ def member_chunks(archive, name, limits):
                     if b"<!DOCTYPE" in chunk[:4096] or b"<!ENTITY" in chunk[:4096]:
                         raise UnsupportedFile("文件结构异常（含有不允许的XML声明），不予导入")
                     prefix = _ROOT_PREFIX.search(chunk, 0, 4096)
-                    row_tag = b"<" + ((prefix.group(1) if prefix else None) or b"") + b"row"
+                    ns = (prefix.group(1) if prefix else None) or b""
+                    row_tag, cells = b"<" + ns + b"row", _Unnumbered(ns, limits.max_columns)
                 total += len(chunk)
                 if total > limits.max_uncompressed:
                     raise UnsupportedFile("文件结构异常（工作表过大），不予导入")
                 # bytes.count is ~10 ms per 5 MB; the tail (shorter than the
                 # tag, so never counted twice) catches a tag cut in two.
                 rows += (tail + chunk).count(row_tag)
+                cells.check(chunk, row_tag)
                 tail = chunk[1 - len(row_tag):]
                 # One spare: <rowBreaks> (page breaks, once per sheet) counts too.
                 if rows > last_row + 1:
@@ -229,6 +232,41 @@ def member_chunks(archive, name, limits):
                 yield chunk
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
         raise UnsupportedFile("文件已损坏，无法读取，请用Excel另存为.xlsx后重新上传") from None
+
+
+class _Unnumbered:
+    """Cells without an `r` attribute take the next column, and the parser
+    builds every row as wide as the widest: one row of 16,000 such cells
+    in a 30 KB file makes a grid of hundreds of MB. Every writer puts `r`
+    first, so cells are counted against `<c r="`; only when some lack it
+    are the cells of each row counted, refusing a row wider than the
+    template could ever be."""
+
+    def __init__(self, ns, max_columns):
+        self.open_tags = (b"<" + ns + b"c ", b"<" + ns + b"c>", b"<" + ns + b"c/>")
+        self.numbered = b"<" + ns + b'c r="'
+        self.max_columns = max_columns
+        self.seen = False
+        self.carry = 0  # unnumbered cells of the row still open at the chunk's end
+        self.pending = b""  # the last chunk from its last "<": a tag cut in two
+
+    def count(self, data):
+        return sum(data.count(tag) for tag in self.open_tags) - data.count(self.numbered)
+
+    def check(self, chunk, row_tag):
+        window = self.pending + chunk
+        cut = window.rfind(b"<")  # every tag is then whole on one side
+        cut = len(window) if cut < 0 else cut
+        data, self.pending = window[:cut], window[cut:]
+        if not self.seen and self.count(data) <= 0:
+            return
+        self.seen = True
+        first, *rest = data.split(row_tag)
+        widths = [self.carry + self.count(first)] + [self.count(row) for row in rest]
+        self.carry = widths[-1]
+        if max(widths) > self.max_columns * 2:
+            raise InvalidInput(f"工作表的列数远超模板，{DOWNLOAD_HINT}",
+                               {"file": ["列数过多"]}, {"reason": "wrong_template"})
 
 
 def _xml(archive, name, limits):
