@@ -101,6 +101,14 @@ def macro_part_renamed():
     return out.getvalue()
 
 
+def far_cell_in_the_codes_sheet():
+    """The hidden 代码表 sheet with one cell at XFD1048576 (the parser once
+    asked for 512 GB for it and aborted the whole service)."""
+    data = fx.filled("enrolment", [fx.enrolment_row(fx.id_number(4))])
+    return _rewrite(data, "xl/worksheets/sheet2.xml", lambda xml: xml.replace(
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'))
+
+
 def old_xls():
     """An Excel 97-2003 file: an OLE2 compound file holding a Workbook stream."""
     header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
@@ -115,6 +123,7 @@ HOSTILE = [
     ("dimension of 1,000,000 rows", "名单.xlsx", declares_a_million_rows, 413, "20000"),
     ("1,000,000 real rows", "名单.xlsx", a_million_real_rows, 413, "20000"),
     ("1,000,000 rows numbered by position", "名单.xlsx", lambda: unnumbered_rows(1_000_000), 413, "20000"),
+    ("a far cell in the hidden codes sheet", "名单.xlsx", far_cell_in_the_codes_sheet, 413, "20000"),
     ("a row 16,000 cells wide, numbered by position", "名单.xlsx", lambda: wide_unnumbered_row(16_000), 400,
      "列数"),
     (".xls renamed .xlsx", "名单.xlsx", old_xls, 415, ".xls"),

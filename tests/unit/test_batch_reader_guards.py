@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from common.errors import InvalidInput, TooLarge
+from common.errors import InvalidInput, TooLarge, UnsupportedFile
 from services.declarations.batch import reader
 from tests import fixtures_xlsx as fx
 
@@ -107,3 +107,37 @@ def test_a_normal_file_never_takes_the_per_row_count():
     for start in range(0, len(sheet), 997):  # chunk edges cut tags in two
         counter.check(sheet[start:start + 997], b"<row")
     assert not counter.seen
+
+
+def _with_member(data, member, change):
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            dst.writestr(item, change(body) if item.filename == member else body)
+    return out.getvalue()
+
+
+def test_a_far_cell_in_the_hidden_codes_sheet_is_refused_before_parsing(no_parsing):
+    """The parser read the codes sheet (for its version mark) as a grid up to
+    its farthest cell: XFD1048576 made it ask for 512 GB and abort."""
+    data = fx.filled("enrolment", [fx.enrolment_row(fx.id_number(7))])
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert b'name="\xe4\xbb\xa3\xe7\xa0\x81\xe8\xa1\xa8"' in z.read("xl/workbook.xml")  # 代码表 is sheet2
+    data = _with_member(data, "xl/worksheets/sheet2.xml", lambda xml: xml.replace(
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'))
+    with pytest.raises(TooLarge):
+        reader.read(data)
+
+
+def test_huge_shared_strings_are_refused_before_parsing(no_parsing):
+    data = fx.filled("enrolment", [fx.enrolment_row(fx.id_number(7))])
+    strings = b"<sst>" + b"".join(b"<si><t>%024d</t></si>" % i for i in range(500_000)) + b"</sst>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        dst.writestr("xl/sharedStrings.xml", strings)
+    assert len(strings) > reader.Limits().max_other_part
+    with pytest.raises(UnsupportedFile):
+        reader.read(out.getvalue())

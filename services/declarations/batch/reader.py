@@ -48,6 +48,9 @@ class Limits:
     max_members: int = 1000
     # Small XML parts (workbook, relationships, properties) are parsed whole.
     max_part_bytes: int = 2 * MB
+    # Any part but a worksheet (shared strings, styles): 20,000 rows of
+    # distinct text make about 5 MB of shared strings.
+    max_other_part: int = 16 * MB
 
     @classmethod
     def from_config(cls, config):
@@ -85,6 +88,13 @@ def read(content, limits=Limits()):
         # The sheet's XML is streamed, never held whole: a cap on memory.
         extent = scan_sheet(member_chunks(archive, path, limits), template.HEADER_ROW + limits.max_rows)
         check_extent(extent, limits)
+        # The parser reads the hidden codes sheet too (its version mark), as a
+        # grid as large as its extent: one cell at XFD1048576 made it ask for
+        # 512 GB and abort the process. It gets the same checks.
+        for other, _state, other_path in sheets:
+            if other == template.CODES_SHEET and other_path and other_path != path:
+                check_extent(scan_sheet(member_chunks(archive, other_path, limits),
+                                        template.HEADER_ROW + limits.max_rows), limits)
         formulas = formula_cells(member_chunks(archive, path, limits)) if extent.has_formulas else {}
     rows, hidden_mark = parse_cells(content, name, sheets)
     if len(rows) > template.HEADER_ROW + limits.max_rows:
@@ -154,6 +164,10 @@ def check_members(archive, limits):
     total = 0
     for info in infos:
         total += info.file_size
+        # Parts other than sheets are small in any real workbook; the parser
+        # holds all shared strings in memory (72 MB of them: 190 MB).
+        if info.file_size > limits.max_other_part and not info.filename.startswith("xl/worksheets/"):
+            raise UnsupportedFile("文件结构异常（部件过大），不予导入")
         if info.flag_bits & 0x1:
             raise UnsupportedFile("文件设置了密码（已加密），请取消密码后另存为.xlsx再上传")
         if info.file_size > MB and info.file_size > limits.max_ratio * max(info.compress_size, 1):
