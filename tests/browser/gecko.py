@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import socket
-import time
 
 from marionette_driver import By, Wait, errors
 from marionette_driver.keys import Keys
@@ -296,13 +295,3 @@ def _xq(s):
         return f'"{s}"'
     return "concat(" + ", \"'\", ".join(f"'{p}'" for p in s.split("'")) + ")"
 
-
-def wait_until(condition, message, timeout=TIMEOUT):
-    """Poll something outside the browser (the API) until it holds."""
-    deadline = time.time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.time() < deadline, message
-        time.sleep(0.2)
