@@ -9,6 +9,8 @@ the lease cannot move the checkpoint."""
 import logging
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from common.events import payload
 from services.declarations.models import Event, RelayState
@@ -48,23 +50,34 @@ class RelayStore:
         self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         row = self._row(lock=True)
         if row is None:
-            row = RelayState(name=RELAY, position=0, updated_at=now)
-            self.session.add(row)
-        elif row.holder not in (None, self.holder) and aware(row.lease_until) > now:
+            # The first claim ever: instances starting together insert the
+            # one row once (the others find it and lock it).
+            insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+            self.session.execute(insert(RelayState).values(name=RELAY, position=0, updated_at=now)
+                                 .on_conflict_do_nothing())
+            row = self._row(lock=True)
+        if row.holder not in (None, self.holder) and aware(row.lease_until) > now:
             if self.lease_until is not None:
                 log.info("relay %s: the lease is held by %s now", self.holder, row.holder)
             self.session.rollback()
             self.position = self.lease_until = None
             return None
-        if row.holder != self.holder or self.lease_until is None:
+        taken = row.holder != self.holder or self.lease_until is None
+        previous, position = row.holder, row.position
+        row.holder, row.lease_until = self.holder, now + ttl
+        try:
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            self.position = self.lease_until = None
+            raise
+        self.position, self.lease_until = position, now + ttl
+        if taken:
             # One line per change of publisher, with the instance ids: the
             # logs of all instances show who published when.
             log.info("relay %s: took the lease at position %s (from %s)",
-                     self.holder, row.position, row.holder or "nobody")
-        row.holder, row.lease_until = self.holder, now + ttl
-        self.position, self.lease_until = row.position, now + ttl
-        self.session.commit()
-        return self.position
+                     self.holder, position, previous or "nobody")
+        return position
 
     def advance(self, position, now):
         """Move the checkpoint to `position`; False when this instance no
