@@ -112,12 +112,39 @@ def _by_number(table, digits):
     return found[0] if len(found) == 1 else None
 
 
+# Answers of `resolve` for the tables above (constants, so their ids are
+# stable), per distinct value: a batch file repeats a few values thousands
+# of times. Bounded, since the values come from users.
+_MEMO_TABLES = None
+_MEMO_LIMIT = 5000
+
+
 def resolve(table, value):
     """The code of `table` that `value` names, or None.
 
     `value` may be the code, its label, or "code label" as a dropdown shows
     it; spaces, full-width characters and a lost leading zero are tolerated.
     """
+    global _MEMO_TABLES
+    if _MEMO_TABLES is None:
+        _MEMO_TABLES = {id(t): {} for t in (CERT_TYPES, GENDERS, NATIONS, CATEGORIES,
+                                              SUSPENSION_REASONS, STATUS, BUSINESS_TYPES, ACTIONS)}
+    memo = _MEMO_TABLES.get(id(table))
+    if memo is None:
+        return _resolve(table, value)
+    key = (type(value), value)
+    try:
+        return memo[key]
+    except KeyError:
+        code = _resolve(table, value)
+        if len(memo) < _MEMO_LIMIT:
+            memo[key] = code
+        return code
+    except TypeError:  # unhashable
+        return _resolve(table, value)
+
+
+def _resolve(table, value):
     text = _as_text(value)
     if text is None:
         return None

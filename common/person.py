@@ -73,6 +73,8 @@ _EXCEL_SERIAL_MIN, _EXCEL_SERIAL_MAX = 10000, 100000
 def text_of(value):
     """A cell or form value as trimmed text ("" for blank): integral floats
     lose their ".0" (Excel stores 13800138000 as a float), dates become ISO."""
+    if type(value) is str:  # the common case, first
+        return value.translate(_INVISIBLE).strip()
     if value is None or isinstance(value, bool):
         return ""
     if isinstance(value, float):

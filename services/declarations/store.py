@@ -11,6 +11,7 @@ that resumes after position N never misses an event that commits later.
 import json
 from datetime import datetime, timedelta, timezone
 
+import orjson
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -151,12 +152,17 @@ def append(conn, events):
     last = conn.scalar(select(func.max(Event.position))) or 0
     for offset, event in enumerate(events, 1):
         event["position"] = last + offset
-    when = _when(conn)
-    dumps = json.dumps
+    when, dumps = _when(conn), to_json
     insert_rows(conn, "events", EVENT_COLUMNS, [
         (e["position"], e["event_id"], e["stream_id"], e["stream_version"], e["type"], e["unit_id"],
          when(e["occurred_at"]), dumps(e["data"]), dumps(e["metadata"])) for e in events])
     return events
+
+
+def to_json(value, _dumps=orjson.dumps):
+    """JSON text of a column value (compact UTF-8): orjson encodes a batch's
+    data, metadata and persons several times faster than json.dumps."""
+    return _dumps(value).decode()
 
 
 # Driver-level writes of the live path: a batch of 20,000 rows through
@@ -319,7 +325,7 @@ def write_live(conn, fold, stored):
            lambda t, x: {"increase": t.c.increase + x.increase, "decrease": t.c.decrease + x.decrease})
     upsert(conn, UnitSeen.__table__, units, ["unit_id"],
            lambda t, x: {"name": x.name, "credit_code": x.credit_code})
-    when, dumps, persons = _when(conn), json.dumps, fold.persons
+    when, dumps, persons = _when(conn), to_json, fold.persons
     new, changed = [], []
     for sid in fold.touched:
         p = persons[sid]
