@@ -259,6 +259,8 @@ class _Unnumbered:
     def __init__(self, ns, max_columns):
         self.open_tags = (b"<" + ns + b"c ", b"<" + ns + b"c>", b"<" + ns + b"c/>")
         self.numbered = b"<" + ns + b'c r="'
+        # a cell whose first attribute is not r (a search: ~8 ms per 10 MB)
+        self.first_unnumbered = re.compile(b"<" + re.escape(ns) + rb'c(?! r=")[\s>/]')
         self.max_columns = max_columns
         self.seen = False
         self.carry = 0  # unnumbered cells of the row still open at the chunk's end
@@ -272,7 +274,7 @@ class _Unnumbered:
         cut = window.rfind(b"<")  # every tag is then whole on one side
         cut = len(window) if cut < 0 else cut
         data, self.pending = window[:cut], window[cut:]
-        if not self.seen and self.count(data) <= 0:
+        if not self.seen and not self.first_unnumbered.search(data):
             return
         self.seen = True
         first, *rest = data.split(row_tag)
