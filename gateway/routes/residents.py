@@ -7,11 +7,11 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from flask import Response, g
+from flask import Response, current_app, g
 
 from gateway.api import Blueprint
 from gateway.schemas.residents import (
-    LookupArgs, LookupSchema, PersonSchema, RosterArgs, RosterFilterArgs, RosterPageSchema,
+    LookupArgs, LookupSchema, PersonSchema, ResidentSchema, RosterArgs, RosterFilterArgs, RosterPageSchema,
 )
 from gateway.security import unit_id
 from gateway.services import rpc
@@ -26,6 +26,26 @@ def _filters(args):
     return {key: args[key] for key in FILTERS if args.get(key)}
 
 
+# The roster page is the hottest read: marshmallow's dump of 20 items took
+# ~0.9 ms of the gateway's ~3.5 ms per request (py-spy). Its items are all
+# strings or null as the residents service sends them, so the page is
+# written directly, keeping only the fields ResidentSchema declares (what
+# the dump would keep). tests/unit/test_gateway_roster_page.py holds it
+# equal to RosterPageSchema().dump().
+ITEM_FIELDS = tuple(ResidentSchema().dump_fields)
+
+
+def _str(value):
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def roster_page(result):
+    return {
+        "items": [{k: _str(item[k]) for k in ITEM_FIELDS if k in item} for item in result["items"]],
+        "total": int(result["total"]), "page": int(result["page"]), "size": int(result["size"]),
+    }
+
+
 @blp.route("", methods=["GET"])
 @blp.secured("unit")
 @blp.arguments(RosterArgs, location="query")
@@ -34,7 +54,8 @@ def _filters(args):
 def list_residents(args):
     """The unit's roster, newest first: exact search by 证件号码 (`cert_no`)
     and 姓名 (`name`), filter by `status` (active, suspended), paged."""
-    return rpc().residents.roster(unit_id(), _filters(args), args["page"], args["size"])
+    result = rpc().residents.roster(unit_id(), _filters(args), args["page"], args["size"])
+    return current_app.json.response(roster_page(result))
 
 
 @blp.route("/lookup", methods=["GET"])
