@@ -1,4 +1,5 @@
-"""Make sure the browsers of the browser tests are on this machine.
+"""Make sure the browsers of the browser tests, and LibreOffice for the
+batch tests' third-party .xlsx files, are on this machine.
 
 Playwright's own browser download does not work on closed networks; Debian's
 packages do: `chromium` (driven by Playwright) and `firefox-esr` (driven over
@@ -17,8 +18,10 @@ PACKAGES = {
     "chromium": lambda: shutil.which("chromium"),
     "firefox-esr": lambda: shutil.which("firefox-esr"),
     "fonts-wqy-microhei": lambda: os.path.exists(FONT),
+    # Converts the batch tests' files so a workbook not written by openpyxl is imported.
+    "libreoffice-calc-nogui": lambda: shutil.which("libreoffice") or shutil.which("soffice"),
 }
-BROWSERS = ("chromium", "firefox-esr")
+REQUIRED = ("chromium", "firefox-esr", "libreoffice-calc-nogui")
 
 
 def missing():
@@ -38,7 +41,7 @@ def main():
                            check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if r.returncode:
             print(r.stdout[-3000:], file=sys.stderr)
-    absent = [name for name in missing() if name in BROWSERS]
+    absent = [name for name in missing() if name in REQUIRED]
     if not absent:
         return 0
     print(f"{', '.join(absent)} missing: install with `sudo apt-get install {' '.join(absent)}`", file=sys.stderr)

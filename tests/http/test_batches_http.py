@@ -116,8 +116,7 @@ def test_a_suspension_file_suspends_only_this_units_people(suite, fresh_unit, ot
 
 
 def test_a_file_resaved_by_libreoffice_imports(suite, fresh_unit):
-    if not fx.libreoffice():
-        pytest.skip("LibreOffice is not installed")
+    assert fx.libreoffice(), "LibreOffice is missing: `make test` installs it (deploy/browser.py)"
     ids = fresh_ids(3)
     rows = [fx.enrolment_row(ids[0], birth_date=None), fx.enrolment_row(ids[1], nation="汉"),
             fx.enrolment_row("E1234" + ids[2][-4:], cert_type="08 外国人护照", gender="2 女",
@@ -142,8 +141,7 @@ def refused(suite, unit, data, status, reason=None, business_type="enrolment", n
 
 
 def test_an_xls_file_is_415(suite, fresh_unit):
-    if not fx.libreoffice():
-        pytest.skip("LibreOffice is not installed")
+    assert fx.libreoffice(), "LibreOffice is missing: `make test` installs it (deploy/browser.py)"
     xls = fx.convert(fx.filled("enrolment", [fx.enrolment_row(fresh_ids(1)[0])]), "xls")
     assert ".xls" in refused(suite, fresh_unit, xls, 415, name="名单.xls")["message"]
 
