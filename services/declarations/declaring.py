@@ -39,6 +39,12 @@ def _iso_dates(values):
 def prepare(kind, unit, raw, today, meta=None):
     """A domain Command of validated, normalised data, or the Rejection
     listing the field errors (DOMAIN.md "Validation", common/person.py)."""
+    return _prepare(kind, _unit_ref(unit), raw, today, dict(meta or {}))
+
+
+def _prepare(kind, unit_ref, raw, today, meta):
+    # `unit_ref` and `meta` are shared by the commands of one call, never
+    # changed: a batch holds one of each, not one per row.
     if kind not in _VALIDATORS:
         raise ValueError(f"unknown declaration kind {kind!r}")
     clean, errors = _VALIDATORS[kind](raw if isinstance(raw, dict) else {}, today)
@@ -47,7 +53,7 @@ def prepare(kind, unit, raw, today, meta=None):
     clean = _iso_dates(clean)
     if kind == CHANGE:
         clean["changes"] = _iso_dates(clean["changes"])
-    return Command(kind, _unit_ref(unit), clean, dict(meta or {}))
+    return Command(kind, unit_ref, clean, meta)
 
 
 def _unit_ref(unit):
@@ -188,11 +194,11 @@ def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit, 
     }
     if idempotency:
         meta["idempotency_key"] = idempotency[0]
-    prepared = []
+    prepared, unit_ref = [], _unit_ref(unit)
     for start in range(0, len(items), CHUNK):
         if start:
             _cooperate()
-        prepared.extend(prepare(kind, unit, raw, today, meta) for kind, raw in items[start:start + CHUNK])
+        prepared.extend(_prepare(kind, unit_ref, raw, today, meta) for kind, raw in items[start:start + CHUNK])
     if idempotency is None and not any(isinstance(p, Command) for p in prepared):
         return [error_of(p) for p in prepared]
     commands = [p for p in prepared if isinstance(p, Command)]
@@ -209,6 +215,10 @@ def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit, 
         # person still see the earlier ones.
         outcomes, after = domain.decide_many(commands[start:start + CHUNK], after, units, now, today, new_id)
         decided.extend(outcomes)
+    # The commands are done with: their data live on in the events. Only
+    # the rejections are kept, for the answers (less memory at the peak).
+    prepared = [None if isinstance(p, Command) else p for p in prepared]
+    commands = None
     store.begin_write()
     try:
         if idempotency:
@@ -220,7 +230,7 @@ def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit, 
                 store.rollback()
                 return [error_of(prepared[0])]
         decided = _unmoved(store, decided, states)
-        store.append([d for d in decided if isinstance(d, dict)], Fold(tz, persons=states))
+        store.append([d for d in decided if isinstance(d, dict)], Fold(tz, persons=states), after)
         outcomes = _outcomes(prepared, decided, tz, records)
         if idempotency and outcomes[0]["ok"]:
             store.save_answer(actor["account"], idempotency[0], idempotency[1],
@@ -260,7 +270,7 @@ def _outcomes(prepared, decided, tz, records=True):
     by_command = iter(decided)
     outcomes, accepted = [], {"ok": True}
     for p in prepared:
-        result = next(by_command) if isinstance(p, Command) else p
+        result = next(by_command) if p is None else p
         if isinstance(result, Rejection):
             outcomes.append(error_of(result))
         elif records:

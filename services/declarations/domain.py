@@ -93,7 +93,7 @@ def _here(state, unit_id):
 
 def _enrol(command, state, units):
     unit = command.unit
-    data = dict(command.data)
+    data = command.data  # copied into each event's data below, never changed
     if state is None:
         return ENROLLED, {**data, "action": NEW_ENROLMENT}
     if _here(state, unit["id"]):
@@ -162,6 +162,7 @@ def decide_many(commands, states, units, now, today, new_id=None):
     new_id = new_id or (lambda: str(uuid.uuid4()))
     states = dict(states)
     outcomes = []
+    refs = {}  # one unit reference per unit object (a batch has one unit)
     for command in commands:
         sid = command.stream_id
         state = states.get(sid)
@@ -171,6 +172,9 @@ def decide_many(commands, states, units, now, today, new_id=None):
             continue
         type_, data = decision
         event_id = new_id()
+        ref = refs.get(id(command.unit))
+        if ref is None:
+            ref = refs[id(command.unit)] = _unit_ref(command.unit)
         event = {
             "event_id": event_id,
             "stream_id": sid,
@@ -181,7 +185,7 @@ def decide_many(commands, states, units, now, today, new_id=None):
             "data": data,
             "metadata": {
                 **command.meta, "schema_version": SCHEMA_VERSION,
-                "record_id": event_id, "unit": _unit_ref(command.unit),
+                "record_id": event_id, "unit": ref,
             },
         }
         states[sid] = evolve(state, event)

@@ -69,7 +69,7 @@ class Fold:
         self.records = []
         self.touched = set()
 
-    def apply(self, event):
+    def apply(self, event, evolving=True):
         moves = movements(event)
         if moves:
             month = self.month_of(event["occurred_at"])
@@ -81,8 +81,9 @@ class Fold:
                     entry = months[(unit_id, month)] = [0, 0]
                 entry[0 if delta > 0 else 1] += 1
         sid = event["stream_id"]
-        persons = self.persons
-        persons[sid] = evolve(persons.get(sid), event)
+        if evolving:
+            persons = self.persons
+            persons[sid] = evolve(persons.get(sid), event)
         self.touched.add(sid)
         unit = event["metadata"].get("unit")
         if unit:
@@ -90,9 +91,20 @@ class Fold:
         self.records.append(record_of(event))
         return self
 
-    def apply_all(self, events):
+    def apply_all(self, events, after=None):
+        """Fold `events`. `after`: the persons' states after them, when the
+        caller has them already (domain.decide_many evolved them while
+        deciding, with the same `evolve`): taken rather than evolved again."""
+        if after is None:
+            for event in events:
+                self.apply(event)
+            return self
         for event in events:
-            self.apply(event)
+            self.apply(event, evolving=False)
+        persons = self.persons
+        for event in events:
+            sid = event["stream_id"]
+            persons[sid] = after[sid]
         return self
 
     def take_records(self):

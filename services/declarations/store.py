@@ -438,13 +438,14 @@ class DeclarationsStore:
         return out
 
     # appending
-    def append(self, events, fold):
+    def append(self, events, fold, after=None):
         """Append `events` and write `fold` (over the same events) in this
         transaction. The persons `fold` began with are those that have a
-        row (read under this lock or checked since)."""
+        row (read under this lock or checked since); `after`, if given, the
+        persons' states after `events` (see projection.Fold.apply_all)."""
         stored = set(fold.persons)
         append(self.conn, events)
-        fold.apply_all(events)
+        fold.apply_all(events, after)
         write_live(self.conn, fold, stored)
 
     # idempotency

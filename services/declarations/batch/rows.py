@@ -34,10 +34,17 @@ class Row:
     twice); the validation of the fields and the decision happen in
     `declaring.declare_many`, like for a single declaration."""
     number: int  # the row number Excel shows
-    cells: dict  # field -> the cell's value
     data: dict
     key: tuple | None = None  # (cert_type, normalised cert_no) when readable
     errors: dict = field(default_factory=dict)  # field -> [reasons]; "row" for the whole row
+    # The cells of coded columns whose code `data` holds instead: with
+    # `data`, the row as typed (one dict per row, not two: less memory).
+    typed: dict = field(default_factory=dict)
+
+    @property
+    def cells(self):
+        """field -> the cell's value, as typed."""
+        return {**self.data, **self.typed} if self.typed else self.data
 
     @property
     def values(self):
@@ -199,10 +206,14 @@ def read_rows(sheet, business_type):
                     blank = False
         if blank:
             continue
-        data = dict(raw)
+        typed = {}
         for name in coded:
-            data[name] = resolve(name, raw[name])
-        row = Row(index + 1, raw, data, _key(data.get("cert_type"), raw.get("cert_no")))
+            value = raw[name]
+            code = resolve(name, value)
+            if code is not value and code != value:
+                typed[name] = value
+                raw[name] = code
+        row = Row(index + 1, raw, _key(raw.get("cert_type"), raw.get("cert_no")), typed=typed)
         for name in formulas:
             row.reject(f"{FIELD_LABELS[name]}含有公式，请直接填写内容（可复制后“选择性粘贴为数值”）", name)
         if row.key is not None:
