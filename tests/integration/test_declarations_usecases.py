@@ -433,3 +433,18 @@ def test_a_batch_overtaken_on_one_person_refuses_that_row_only(engine):
         assert store.insured_count(U["id"]) == 2 and store.insured_count(V["id"]) == 1
         assert store.last_position() == 3
     assert rebuild.verify(engine, TZ)[1] == []
+
+
+def test_a_big_declare_many_yields_to_other_green_threads_outside_the_write_transaction(store, monkeypatch):
+    # A batch must not keep the service from answering pings (/readyz) for
+    # seconds, yet never yield while it holds the append lock: a green
+    # thread waiting for that lock would block the whole process.
+    yields = []
+    monkeypatch.setattr(declaring, "_cooperate",
+                        lambda: yields.append(store.session.in_transaction()))
+    count = 2 * declaring.CHUNK + 10
+    items = [("enrol", person(cert_no=cert_no(i % 900, born=f"19{80 + i // 900}0101"))) for i in range(count)]
+    outcomes = declaring.declare_many(store, U, ACTOR, items, NOW, TZ, batch_no="PL9", records=False)
+    assert all(o == {"ok": True} for o in outcomes)
+    assert len(yields) >= 4 and not any(yields)
+    assert store.insured_count(U["id"]) == count
