@@ -16,7 +16,7 @@ import io
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from xml.etree import ElementTree
 
 import python_calamine
@@ -32,6 +32,9 @@ NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 NS_CUSTOM = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
 NS_VT = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
+
+# Rows the hidden codes sheet may have whatever MAX_UPLOAD_ROWS is.
+CODES_SHEET_ROWS = 1000
 
 DOWNLOAD_HINT = "请在“批量提交”页面下载最新模板，填写后重新导入"
 
@@ -91,10 +94,13 @@ def read(content, limits=Limits()):
         # The parser reads the hidden codes sheet too (its version mark), as a
         # grid as large as its extent: one cell at XFD1048576 made it ask for
         # 512 GB and abort the process. It gets the same checks.
+        # Its own row cap, not the data sheet's: it holds the code tables (~100
+        # rows), which a small MAX_UPLOAD_ROWS must not refuse.
+        codes_limits = replace(limits, max_rows=max(limits.max_rows, CODES_SHEET_ROWS))
         for other, _state, other_path in sheets:
             if other == template.CODES_SHEET and other_path and other_path != path:
-                check_extent(scan_sheet(member_chunks(archive, other_path, limits),
-                                        template.HEADER_ROW + limits.max_rows), limits)
+                check_extent(scan_sheet(member_chunks(archive, other_path, codes_limits),
+                                        template.HEADER_ROW + codes_limits.max_rows), codes_limits)
         formulas = formula_cells(member_chunks(archive, path, limits)) if extent.has_formulas else {}
     rows, hidden_mark = parse_cells(content, name, sheets)
     if len(rows) > template.HEADER_ROW + limits.max_rows:
