@@ -1,21 +1,14 @@
 """Nameko entrypoints of the auth service."""
-import sys
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
-from nameko.rpc import rpc
 
 from common.db import Database
 from common.errors import EXPECTED
-from common.service import PlatformService
+from common.service import PlatformService, rpc
 from services.auth import accounts, rules
 from services.auth.store import AuthStore, token_hash, utcnow
-
-# kombu tries `import librabbitmq` for every Connection it makes, which Nameko
-# does for every reply it publishes; absent, that search of sys.path costs
-# ~0.25 ms each time. Mark it absent once (see gateway/rpc.py).
-sys.modules.setdefault("librabbitmq", None)
 
 # Published before a logout or password change answers; every gateway process
 # evicts the named tokens from its principal cache (gateway/auth_cache.py).

@@ -6,11 +6,10 @@ import base64
 from zoneinfo import ZoneInfo
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 
 from common.db import Database
 from common.errors import EXPECTED
-from common.service import PlatformService
+from common.service import PlatformService, rpc
 from services.declarations import declaring, queries
 from services.declarations.batch import batches
 from services.declarations.domain import CHANGE, ENROL, SUSPEND

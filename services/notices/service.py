@@ -1,9 +1,7 @@
 """Nameko entrypoints of the notices service."""
-from nameko.rpc import rpc
-
 from common.db import Database
 from common.errors import EXPECTED
-from common.service import PlatformService
+from common.service import PlatformService, rpc
 from services.notices import notices
 from services.notices.store import NoticesStore, utcnow
 

@@ -6,11 +6,10 @@ from datetime import datetime
 import eventlet
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 
 from common.db import Database
 from common.errors import EXPECTED
-from common.service import PlatformService
+from common.service import PlatformService, rpc
 from services.residents import export, roster
 from services.residents.store import RosterStore, utcnow
 from services.residents.subscription import (
