@@ -92,3 +92,94 @@ def test_an_unknown_service_is_still_refused_at_once(echo, config):
     with ClusterRpcProxy(config, timeout=5) as cluster:
         with pytest.raises(UnknownService):
             cluster.nobody.echo(1)
+
+
+# the gateway's side: gateway.rpc.RpcClient, one per gateway thread
+
+class SlowService(PlatformService):
+    name = "slow"
+
+    @rpc
+    def sleep(self, seconds):
+        import eventlet
+        eventlet.sleep(seconds)
+        return seconds
+
+
+@pytest.fixture
+def pool(echo, config):
+    from gateway.rpc import RpcPool
+    pool = RpcPool(config["AMQP_URI"], timeout=5)
+    yield pool
+    pool.close()
+
+
+def test_gateway_client_carries_result_and_request_id(pool):
+    from common.logs import request_id_var
+    token = request_id_var.set("req-gw-1")
+    try:
+        assert pool.proxy().echo.echo([1, "二"]) == {"value": [1, "二"], "request_id": "req-gw-1"}
+    finally:
+        request_id_var.reset(token)
+    assert pool.proxy()["echo"].ping() == "pong"
+
+
+def test_gateway_client_raises_the_services_errors(pool):
+    with pytest.raises(NotFound) as exc:
+        pool.proxy().echo.missing()
+    assert exc.value.details == {"cert_no": ["未找到"]}
+    with pytest.raises(RemoteError) as exc:
+        pool.proxy().echo.broken()
+    assert exc.value.exc_type == "ValueError"
+    assert pool.proxy().echo.echo(3)["value"] == 3
+
+
+def test_gateway_client_refuses_an_unknown_service_at_once(pool):
+    with pytest.raises(UnknownService):
+        pool.proxy().nobody.echo(1)
+    assert pool.proxy().echo.echo(4)["value"] == 4
+
+
+def test_gateway_client_times_out_then_works_again(container_factory, config):
+    from gateway.rpc import RpcPool
+    from nameko.exceptions import RpcTimeout
+    container_factory(SlowService, config).start()
+    pool = RpcPool(config["AMQP_URI"], timeout=0.5)
+    try:
+        with pytest.raises(RpcTimeout):
+            pool.proxy().slow.sleep(2)
+        # the late reply of the abandoned call is never taken for this one
+        assert pool.proxy().slow.sleep(0) == 0
+    finally:
+        pool.close()
+
+
+def test_gateway_client_reconnects_after_a_dropped_connection(pool):
+    import socket
+    assert pool.proxy().echo.echo(5)["value"] == 5
+    client = pool.client()
+    client.connection.connection.transport.sock.shutdown(socket.SHUT_RDWR)
+    assert pool.proxy().echo.echo(6)["value"] == 6
+    # after discard (the gateway's answer to a transport error) too
+    pool.discard()
+    assert pool.proxy().echo.echo(7)["value"] == 7
+
+
+def test_gateway_threads_each_get_their_own_replies(pool):
+    import threading
+    failures = []
+
+    def work(n):
+        try:
+            for i in range(50):
+                assert pool.proxy().echo.echo([n, i])["value"] == [n, i]
+        except Exception as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert len({id(c) for c in pool._all}) == 8
