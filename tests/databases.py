@@ -26,3 +26,16 @@ def postgres_database():
 @contextlib.contextmanager
 def sqlite_database(tmp_path):
     yield f"sqlite:///{tmp_path}/test-{uuid.uuid4().hex[:6]}.db"
+
+
+@contextlib.contextmanager
+def schema_engine(url, metadata):
+    """An engine on `url` with the tables of `metadata` created, disposed after."""
+    from common.db import make_engine
+
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -8,12 +8,12 @@ the lease cannot move the checkpoint."""
 
 import logging
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from common.events import payload
-from services.declarations.models import Event, RelayState
+from services.declarations.models import RelayState
 from services.declarations.store import read_events
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 

@@ -9,6 +9,7 @@ held until commit, so positions are gap-free and in commit order: a reader
 that resumes after position N never misses an event that commits later.
 """
 import json
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import orjson
@@ -16,6 +17,8 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+
+from common.metrics import EVENTS_APPENDED
 
 from services.declarations.models import (
     Event, Idempotency, Person, Record, UnitCount, UnitMonth, UnitSeen,
@@ -375,6 +378,7 @@ def write_fold(conn, fold, additive=True):
 class DeclarationsStore:
     def __init__(self, session):
         self.session = session
+        self._appended = Counter()  # event types appended in the open transaction
 
     @property
     def conn(self):
@@ -382,9 +386,14 @@ class DeclarationsStore:
 
     def commit(self):
         self.session.commit()
+        # Counted once committed: a rolled-back append was never in the log.
+        for event_type, count in self._appended.items():
+            EVENTS_APPENDED.labels(event_type).inc(count)
+        self._appended.clear()
 
     def rollback(self):
         self.session.rollback()
+        self._appended.clear()
 
     def begin_write(self):
         """Start a write transaction holding the append lock until it ends:
@@ -445,6 +454,7 @@ class DeclarationsStore:
         persons' states after `events` (see projection.Fold.apply_all)."""
         stored = set(fold.persons)
         append(self.conn, events)
+        self._appended.update(e["type"] for e in events)
         fold.apply_all(events, after)
         write_live(self.conn, fold, stored)
 

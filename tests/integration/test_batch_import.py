@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from common.db import make_engine
 from common.errors import InvalidInput, NotFound, TooLarge, UnsupportedFile
 from services.declarations import declaring, queries, rebuild
 from services.declarations.batch import batches
@@ -21,6 +20,7 @@ from services.declarations.batch.reader import Limits
 from services.declarations.models import Base, Event
 from services.declarations.store import DeclarationsStore
 from tests import fixtures_xlsx as fx
+from tests.databases import schema_engine
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
@@ -32,10 +32,8 @@ IDS = fx.many_ids(50)
 
 @pytest.fixture
 def engine(db_url):
-    engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(db_url, Base.metadata) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from common.db import make_engine
 from common.errors import Conflict, InvalidInput, NotFound
 from common.identity import check_character
 from services.declarations import cli, declaring, queries, rebuild
 from services.declarations.models import Base
 from services.declarations.store import DeclarationsStore
+from tests.databases import schema_engine
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
@@ -37,10 +37,8 @@ def suspension(i=1, reason="02", **extra):
 
 @pytest.fixture
 def engine(db_url):
-    engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(db_url, Base.metadata) as engine:
+        yield engine
 
 
 @pytest.fixture

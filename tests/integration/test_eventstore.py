@@ -8,20 +8,18 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from common.db import make_engine
 from common.events import ENROLLED, payload
 from services.declarations.models import Base, Event
 from services.declarations.store import DeclarationsStore, append, iter_events, read_events
+from tests.databases import schema_engine
 
 NOW = datetime(2026, 11, 27, 1, 30, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def engine(db_url):
-    engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(db_url, Base.metadata) as engine:
+        yield engine
 
 
 def event(stream="01:350503199001011236", version=1, event_id=None, unit_id=1):

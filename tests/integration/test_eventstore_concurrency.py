@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from common.config import ROOT
-from common.db import make_engine
 from common.identity import check_character
 from services.declarations import declaring, rebuild
 from services.declarations.models import Base
 from services.declarations.store import DeclarationsStore, read_events
+from tests.databases import schema_engine
 
 pytestmark = pytest.mark.integration
 
@@ -122,10 +122,8 @@ V = {"id": 2, "name": "西湖社区", "credit_code": "B"}
 
 @pytest.fixture
 def engine(db_url):
-    engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(db_url, Base.metadata) as engine:
+        yield engine
 
 
 def race(script, db_url, args, ready="ready", during=None):

@@ -16,9 +16,10 @@ from common.config import ROOT
 from common.db import make_engine
 from common.errors import InvalidInput, NotFound
 from services.notices import notices, seed
-from services.notices.models import Base, Notice, NoticeRead
+from services.notices.models import Base, NoticeRead
 from services.notices.service import NoticesService
 from services.notices.store import NoticesStore
+from tests.databases import schema_engine
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +32,8 @@ XSS_BODY = "<img src=x onerror=alert(1)>\n<script>alert(1)</script>"
 
 @pytest.fixture
 def engine(db_url):
-    engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(db_url, Base.metadata) as engine:
+        yield engine
 
 
 @pytest.fixture

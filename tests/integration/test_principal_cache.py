@@ -4,7 +4,6 @@ with its own revocation consumer, as gunicorn's workers have."""
 import time
 
 import pytest
-import requests
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from common.errors import Unauthorized

@@ -18,6 +18,7 @@ from services.declarations.relay import (
 )
 from services.declarations.relay_store import RelayStore
 from services.declarations.store import DeclarationsStore
+from tests.databases import schema_engine
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
@@ -46,10 +47,8 @@ def declare(engine, start, count, suspend_every=0):
 
 @pytest.fixture
 def engine(db_url):
-    engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(db_url, Base.metadata) as engine:
+        yield engine
 
 
 def relay_store(engine, holder):

@@ -8,21 +8,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from common.db import make_engine
 from services.declarations.models import Base
 from services.declarations.relay import LeaseLost, relay_pending
 from services.declarations.relay_store import RelayStore
 from tests.integration.test_relay import NOW, declare
+from tests.databases import schema_engine
 
 LEASE = timedelta(seconds=15)
 
 
 @pytest.fixture
 def engine(db_url):
-    engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(db_url, Base.metadata) as engine:
+        yield engine
 
 
 class Clock:

@@ -3,7 +3,6 @@ platform produces (issue 10, point 3): the roster export and the failures
 workbook of a batch. Each such cell is a string cell (never a <f> formula
 element) carrying Excel's quote prefix, so no spreadsheet evaluates it."""
 import io
-import re
 import zipfile
 from datetime import date, datetime, timezone
 from types import SimpleNamespace

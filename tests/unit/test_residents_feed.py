@@ -7,19 +7,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from common.db import make_engine
 from services.residents import feed
 from services.residents.models import Base, ResidentHistory
 from services.residents.store import RosterStore
 from tests.unit.test_residents_projection import T0, LogBuilder, id_number
+from tests.databases import schema_engine
 
 
 @pytest.fixture
 def engine(db_url):
-    engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+    with schema_engine(db_url, Base.metadata) as engine:
+        yield engine
 
 
 @pytest.fixture
