@@ -6,17 +6,29 @@ travels to the services as Nameko context data.
 
 `RpcClient` speaks Nameko's RPC protocol (the one of
 `nameko.standalone.rpc.ClusterRpcProxy`, which it replaced) with less work
-per call: one AMQP connection and channel per thread for both the request
-and the reply, instead of a kombu Connection, a pooled producer and a
-Publisher made for every call plus a second connection for the replies;
-replies consumed without acks (the reply queue is the thread's own). What
-a call does is unchanged: the request is published persistent, mandatory
-and with publisher confirms (so that an unknown service is refused at once),
-with the `nameko.*` context headers; the reply's error is deserialised into
-the class registered by common/errors.py; the call gives up after the
-timeout (RpcTimeout); a dropped connection is re-established.
+per call, for the gateway and for the broker (which shares the machine):
+
+- one AMQP connection and channel per thread for both the request and the
+  reply, instead of a kombu Connection, a pooled producer and a Publisher
+  made for every call plus a second connection for the replies;
+- replies consumed without acks (the reply queue is the thread's own);
+- requests transient and without publisher confirms (Nameko's are
+  persistent and confirmed: the broker's fsync and ack cost it ~0.3 ms of
+  CPU per call). A request is only worth running while its HTTP caller
+  waits; a persistent one would run after a broker restart, long after the
+  gateway answered 503. A request lost with its connection ends as a lost
+  reply does: RpcTimeout, 503.
+
+What a call does is otherwise Nameko's: the request is published mandatory,
+so that an unknown service comes back (basic.return, before any reply could)
+and is refused at once (UnknownService); the `nameko.*` context headers
+carry the request id; the reply's error is deserialised into the class
+registered by common/errors.py; the call gives up after the timeout
+(RpcTimeout); a connection closed meanwhile (a broker restart) is noticed
+before publishing and re-established.
 """
 import logging
+import select
 import socket
 import sys
 import threading
@@ -42,7 +54,7 @@ log = logging.getLogger(__name__)
 sys.modules.setdefault("librabbitmq", None)
 
 EXCHANGE = "nameko-rpc"  # Nameko's default RPC exchange (durable topic)
-PERSISTENT = 2
+NON_PERSISTENT = 1
 CLIENT_NAME = "standalone_rpc_proxy"  # as Nameko's standalone proxies call themselves
 
 
@@ -66,7 +78,7 @@ class RpcClient:
 
     # connection
     def connect(self):
-        connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
+        connection = Connection(self.amqp_uri)
         try:
             connection.connect()
             channel = connection.channel()
@@ -97,7 +109,20 @@ class RpcClient:
     def call(self, service, method, args, kwargs):
         correlation_id = str(uuid.uuid4())
         self._publish(service, method, args, kwargs, correlation_id)
-        return self._result(self._wait(correlation_id))
+        return self._result(self._wait(service, correlation_id))
+
+    def _check_connection(self):
+        """Between calls nothing is due from the broker: anything readable is
+        the connection closing (a broker restart) or a stray frame. Read it
+        so that a closed connection is replaced before the request is
+        published rather than noticed as a missing reply."""
+        sock = self.connection.connection.sock
+        if select.select([sock], [], [], 0)[0]:
+            try:
+                self.connection.drain_events(timeout=0)
+            except socket.timeout:
+                pass
+            self.replies.clear()
 
     def _publish(self, service, method, args, kwargs, correlation_id):
         content_type, content_encoding, body = kombu.serialization.dumps(
@@ -109,32 +134,34 @@ class RpcClient:
             headers["nameko.request_id"] = self.request_id
         message = amqp.Message(
             body, content_type=content_type, content_encoding=content_encoding,
-            delivery_mode=PERSISTENT, priority=0, application_headers=headers,
+            delivery_mode=NON_PERSISTENT, priority=0, application_headers=headers,
             correlation_id=correlation_id, reply_to=self.routing_key)
         for attempt in range(2):
             try:
                 if self.connection is None:
                     self.connect()
+                else:
+                    self._check_connection()
                 self.channel.basic_publish(message, exchange=EXCHANGE,
                                            routing_key=f"{service}.{method}", mandatory=True)
-                break
+                return
             except Exception as exc:
-                # a stale connection (the broker restarted meanwhile): once
+                # a closed connection (the broker restarted meanwhile): once
                 # more on a new one, as Nameko's publisher retries
                 self.close()
                 if attempt or not _transport_error(exc):
                     raise _unavailable(exc) from exc
                 log.info("RPC connection lost (%s); reconnecting", type(exc).__name__)
-        # with confirms, a basic.return of an unroutable request arrives before
-        # its ack: nobody consumes that service's requests
-        if correlation_id in self.returned:
-            self.returned.discard(correlation_id)
-            raise UnknownService(service)
 
-    def _wait(self, correlation_id):
+    def _wait(self, service, correlation_id):
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         reconnected = False
         while correlation_id not in self.replies:
+            if correlation_id in self.returned:
+                # the mandatory request came back: nobody consumes that
+                # service's requests
+                self.returned.discard(correlation_id)
+                raise UnknownService(service)
             remaining = None if deadline is None else deadline - time.monotonic()
             try:
                 if remaining is not None and remaining <= 0:

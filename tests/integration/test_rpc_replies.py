@@ -88,7 +88,6 @@ def test_an_unserialisable_result_becomes_an_error(echo, config):
 
 
 def test_an_unknown_service_is_still_refused_at_once(echo, config):
-    # requests keep their confirms (the caller's side is unchanged)
     with ClusterRpcProxy(config, timeout=5) as cluster:
         with pytest.raises(UnknownService):
             cluster.nobody.echo(1)
@@ -163,6 +162,26 @@ def test_gateway_client_reconnects_after_a_dropped_connection(pool):
     # after discard (the gateway's answer to a transport error) too
     pool.discard()
     assert pool.proxy().echo.echo(7)["value"] == 7
+
+
+def test_gateway_client_reconnects_after_the_broker_closed_its_connection(pool, rabbit_manager):
+    import time
+    assert pool.proxy().echo.echo(8)["value"] == 8
+    port = pool.client().connection.connection.sock.getsockname()[1]
+    deadline = time.time() + 15
+    while True:
+        names = [c["name"] for c in rabbit_manager.get_connections() if c.get("peer_port") == port]
+        if names or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert names, "the management API never listed the client's connection"
+    rabbit_manager.delete_connection(names[0])
+    time.sleep(0.5)
+    # the closed connection is noticed before publishing: no lost request,
+    # no wait for the timeout
+    started = time.monotonic()
+    assert pool.proxy().echo.echo(9)["value"] == 9
+    assert time.monotonic() - started < 2
 
 
 def test_gateway_threads_each_get_their_own_replies(pool):
