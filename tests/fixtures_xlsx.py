@@ -153,15 +153,15 @@ def html_bytes():
             "</table></body></html>").encode()
 
 
-def encrypted_bytes():
-    """The shape of a password-protected .xlsx: an OLE2 compound file whose
-    directory names the EncryptionInfo and EncryptedPackage streams (what
-    Excel writes; only the container is imitated, the detection reads no
-    more than that)."""
-    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
-    directory = b"".join(name.encode("utf-16-le").ljust(64, b"\0") + bytes(64)
-                         for name in ("Root Entry", "EncryptionInfo", "EncryptedPackage"))
-    return header + directory + os.urandom(2048)
+def encrypted_bytes(password="secret"):
+    """A real password-protected .xlsx, as Excel's 用密码进行加密 writes it:
+    the template encrypted with ECMA-376 agile encryption by msoffcrypto-tool
+    (an OLE2 compound file holding EncryptionInfo and EncryptedPackage)."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(filled("enrolment", [enrolment_row(id_number(1))]))).encrypt(password, out)
+    return out.getvalue()
 
 
 def zip_bomb(megabytes=120):
