@@ -116,8 +116,7 @@ class RpcClient:
         the connection closing (a broker restart) or a stray frame. Read it
         so that a closed connection is replaced before the request is
         published rather than noticed as a missing reply."""
-        sock = self.connection.connection.sock
-        if select.select([sock], [], [], 0)[0]:
+        if _readable(self.connection.connection.sock):
             try:
                 self.connection.drain_events(timeout=0)
             except socket.timeout:
@@ -192,6 +191,17 @@ class RpcClient:
         if error:
             raise deserialize(error)
         return body["result"]
+
+
+def _readable(sock):
+    """Whether the socket has something to read, without waiting. poll, not
+    select, where there is one: a busy gateway may hold descriptors above
+    1024 (eventlet's green `select`, under the tests, has no poll)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 def _transport_error(exc):
