@@ -30,6 +30,7 @@ from datetime import date
 
 import openpyxl
 
+from bench import procs
 from tests import fixtures_xlsx as fx
 from tests.suite import ADMIN_PASSWORD, start_suite
 
@@ -84,31 +85,9 @@ def openpyxl_parse(data):
 
 # -- memory of the suite's processes ------------------------------------------------
 
-def children(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
 def processes(suite):
     """{name: [pid, ...]} of the suite (gunicorn's workers with its master)."""
-    out = {}
-    for name, proc in suite.procs.items():
-        pids = [proc.pid]
-        frontier = [proc.pid]
-        while frontier:
-            found = children(frontier.pop())
-            pids += found
-            frontier += found
-        out[name] = pids
-    return out
+    return {name: procs.tree(proc.pid) for name, proc in suite.procs.items()}
 
 
 def reset_peaks(pids):
@@ -118,31 +97,6 @@ def reset_peaks(pids):
                 f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
         except OSError:
             pass
-
-
-def cpu_ticks(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
-
-
-def wait_idle(pids, timeout=120, window=1.0, busy_share=0.05):
-    """Wait until the suite is quiet: after an import the outbox relay
-    publishes every event and residents applies them, which would otherwise
-    compete for the CPU with the next measurement."""
-    hz = os.sysconf("SC_CLK_TCK")
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        before = cpu_ticks(pids)
-        time.sleep(window)
-        if (cpu_ticks(pids) - before) / hz < busy_share * window:
-            return
 
 
 def peak_mb(pid):
@@ -161,9 +115,9 @@ def peak_mb(pid):
 def run_once(suite, admin, rows, expected_bad, label):
     unit = suite.new_unit(admin)
     data = fx.big("enrolment", rows)
-    procs = processes(suite)
-    everyone = [pid for pids in procs.values() for pid in pids]
-    wait_idle(everyone)
+    tree = processes(suite)
+    everyone = [pid for pids in tree.values() for pid in pids]
+    procs.wait_idle(everyone, timeout=120, busy_share=0.05)
     before = openpyxl_parse(data)
     reset_peaks(everyone)
     start = time.perf_counter()
@@ -173,14 +127,14 @@ def run_once(suite, admin, rows, expected_bad, label):
     if r.status_code != 201:
         raise SystemExit(f"{label}: HTTP {r.status_code} {r.text[:500]}")
     body = r.json()
-    memory = {name: max(peak_mb(pid) for pid in pids) for name, pids in procs.items()}
+    memory = {name: max(peak_mb(pid) for pid in pids) for name, pids in tree.items()}
     split = service_split(suite, body["batch_no"])
     correct = body["total"] == len(rows) and body["failed"] == expected_bad
     # The baseline again once the relay and residents have digested the
     # events: on a shared machine the load drifts, and the mean of the parse
     # just before and just after is the fairer yardstick for the import
     # between them.
-    wait_idle(everyone)
+    procs.wait_idle(everyone, timeout=120, busy_share=0.05)
     after = openpyxl_parse(data)
     baseline = (before + after) / 2
     return {"elapsed": elapsed, "baseline": baseline, "baselines": (before, after),

@@ -17,47 +17,18 @@ import sys
 import threading
 from zoneinfo import ZoneInfo
 
-from bench import load
+from bench import load, procs
 from common.db import make_engine
 from services.declarations import rebuild
 from tests.factories import enrolment
 from tests.suite import ADMIN_PASSWORD, start_suite
 
 
-def _cpu(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
-
-
-def _children(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except OSError:
-                pass
-    return found
-
-
 def cpu_seconds(suite):
     """CPU seconds used so far by each process of the suite (and its
     children, e.g. gunicorn's worker); Linux only, else zeros."""
-    out = {}
-    for name, proc in suite.procs.items():
-        pids, todo = [], [proc.pid]
-        while todo:
-            pid = todo.pop()
-            pids.append(pid)
-            todo.extend(_children(pid))
-        out[name] = sum(_cpu(pid) for pid in pids)
-    return out
+    return {name: sum(procs.cpu_seconds(pid) for pid in procs.tree(proc.pid))
+            for name, proc in suite.procs.items()}
 
 
 def main(argv=None):

@@ -65,23 +65,33 @@ def events(units, start=1):
             }
 
 
+def apply_events(session, store, stream, batch=2000):
+    """Apply the events of `stream` through the residents service's own
+    projection code, `batch` at a time."""
+    chunk = []
+    for event in stream:
+        chunk.append(event)
+        if len(chunk) == batch:
+            feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
+            session.expunge_all()
+            chunk = []
+    if chunk:
+        feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
+
+
 def fill(url, units, batch=2000):
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     cert_nos = []
-    with Session(engine, expire_on_commit=False) as session:
-        store = RosterStore(session)
-        chunk = []
-        for event in events(units):
-            chunk.append(event)
+
+    def noting_first_unit(stream):
+        for event in stream:
             if event["unit"]["id"] == units[0][0]["id"]:
                 cert_nos.append(event["person"]["cert_no"])
-            if len(chunk) == batch:
-                feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
-                session.expunge_all()
-                chunk = []
-        if chunk:
-            feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
+            yield event
+
+    with Session(engine, expire_on_commit=False) as session:
+        apply_events(session, RosterStore(session), noting_first_unit(events(units)), batch)
     engine.dispose()
     return cert_nos
 

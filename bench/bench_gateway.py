@@ -27,9 +27,8 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bench import bench_export, load, pyspy
+from bench import bench_export, load, procs, pyspy
 from common.db import make_engine
-from services.residents import feed
 from services.residents.models import Resident
 from services.residents.store import RosterStore
 from tests.factories import enrolment
@@ -57,15 +56,7 @@ def fill_roster(suite, unit, count, batch=2000):
         store.begin_apply()
         store.set_checkpoint(FAKE_FROM - 1, datetime.now(timezone.utc))
         store.commit()
-        chunk = []
-        for event in bench_export.events([(ref, count)], start=FAKE_FROM):
-            chunk.append(event)
-            if len(chunk) == batch:
-                feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
-                session.expunge_all()
-                chunk = []
-        if chunk:
-            feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
+        bench_export.apply_events(session, store, bench_export.events([(ref, count)], start=FAKE_FROM), batch)
         store.begin_apply()
         store.set_checkpoint(0, datetime.now(timezone.utc))
         store.commit()
@@ -73,28 +64,6 @@ def fill_roster(suite, unit, count, batch=2000):
     engine.dispose()
     if total != count:
         raise RuntimeError(f"the roster has {total} of {count} persons")
-
-
-def cpu_seconds(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
-
-
-def wait_idle(pids, limit=60, threshold=0.15):
-    """Wait until the processes together use under `threshold` of a core
-    over a second (e.g. the residents service acknowledging the events the
-    fill left queued), so that no leftover work runs during a measurement."""
-    deadline = time.time() + limit
-    while time.time() < deadline:
-        before = sum(cpu_seconds(p) for p in pids)
-        time.sleep(1)
-        if sum(cpu_seconds(p) for p in pids) - before < threshold:
-            return True
-    return False
 
 
 def gateway_workers(suite):
@@ -136,11 +105,11 @@ def measure(argv=None):
         pids = {f"gateway-{i}": pid for i, pid in enumerate(gateway_workers(suite))}
         pids.update({name: suite.procs[name].pid for name in ("auth", "declarations", "residents")})
         t0 = time.perf_counter()
-        idle = wait_idle(list(pids.values()))
+        idle = procs.wait_idle(list(pids.values()))
         print(f"services {'idle' if idle else 'STILL BUSY'} after {time.perf_counter() - t0:.0f} s more", flush=True)
 
         def run(name, fn):
-            cpu = {n: cpu_seconds(p) for n, p in pids.items()}
+            cpu = {n: procs.cpu_seconds(p) for n, p in pids.items()}
             if not args.profile or not pyspy.available():
                 result = load.run(suite.url, name, fn, clients=args.clients, seconds=args.seconds)
             else:
@@ -149,7 +118,7 @@ def measure(argv=None):
                 with pyspy.Recorder(pids, os.path.join(args.profile, slug), args.seconds):
                     result = load.run(suite.url, name, fn, clients=args.clients, seconds=args.seconds)
             # CPU of each process per request, warm-up included (an upper bound)
-            result.cpu = {n: (cpu_seconds(p) - cpu[n]) / max(result.count, 1) * 1000 for n, p in pids.items()}
+            result.cpu = {n: (procs.cpu_seconds(p) - cpu[n]) / max(result.count, 1) * 1000 for n, p in pids.items()}
             return result
 
         def cpu_line(r):
