@@ -1,4 +1,4 @@
-"""Code tables of the domain (DOMAIN.md "Code tables"), the one source of truth.
+"""Code tables of the domain (docs/domain.md "Code tables"), the one source of truth.
 
 Each table is an ordered mapping code -> Chinese label; the order is the order
 of dropdowns. `resolve` reads what a person typed or an Excel cell holds.

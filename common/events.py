@@ -1,4 +1,4 @@
-"""The event contract of declarations (API.md "Events"): type names and the
+"""The event contract of declarations (docs/events.md): type names and the
 payload every consumer receives, from the relay's messages and from
 `declarations.events_after` alike. One builder, so both carry the same shape."""
 

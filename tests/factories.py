@@ -23,7 +23,7 @@ def id_number(i, born=None, female=None):
 
 
 def enrolment(i, **overrides):
-    """An enrolment body of API.md for person i (born 1950–1999: an adult,
+    """An enrolment body of docs/api.md for person i (born 1950–1999: an adult,
     category 11)."""
     body = {
         "cert_type": "01",

@@ -1,4 +1,4 @@
-"""The enrolment state table of DOMAIN.md as plain functions: decide what a
+"""The enrolment state table of docs/domain.md as plain functions: decide what a
 command of a unit does to a person, given the person's current state, and
 fold events into that state. No framework, no I/O, no clock: the caller
 passes `now` and the validated data.
@@ -18,7 +18,7 @@ from common.person import category_age_error
 ENROL, SUSPEND, CHANGE = "enrol", "suspend", "change"
 ACTIVE, SUSPENDED_STATUS = "active", "suspended"
 
-# Actions: the three of an enrolment (API.md), and one each for the others.
+# Actions: the three of an enrolment (docs/domain.md), and one each for the others.
 NEW_ENROLMENT, TRANSFER_IN, RESUME = "new_enrolment", "transfer_in", "resume"
 SUSPEND_ACTION, CHANGE_ACTION = "suspend", "change"
 

@@ -94,7 +94,7 @@ def record_item(row, tz):
 
 
 def list_records(store, unit_id, filters, page, size, tz):
-    """The unit's records, newest first; filters of API.md: business_type,
+    """The unit's records, newest first; filters of docs/api.md: business_type,
     from and to (business-zone dates, inclusive), name, cert_no, batch_no."""
     filters = filters or {}
     business_type = filters.get("business_type") or None

@@ -107,7 +107,7 @@ class RelayStore:
         self.session.commit()
 
     def events_after(self, after, limit):
-        """The events after `after` in the payload shape of API.md."""
+        """The events after `after` in the payload shape of docs/events.md."""
         events = [payload(e) for e in read_events(self.session.connection(), after, limit)]
         self.session.rollback()
         return events

@@ -1,5 +1,5 @@
 """How each declaration event changes the roster: one function per event
-type, over events in the payload shape of API.md ("Events").
+type, over events in the payload shape of docs/events.md.
 
 Pure rules over the store's rows; ordering, duplicates and gaps are the
 concern of `feed.py`. An event type this service does not know changes
@@ -10,12 +10,12 @@ from datetime import date, datetime, timezone
 from common.events import ENROLLED, INFO_CHANGED, SUSPENDED, TRANSFERRED
 from services.residents.models import Resident, ResidentHistory
 
-# Person fields an event may carry in `data` (API.md: all declared fields).
+# Person fields an event may carry in `data` (docs/events.md: all declared fields).
 PERSON_FIELDS = (
     "name", "gender", "birth_date", "nation", "category", "phone",
     "hukou_address", "address", "remark",
 )
-# Fields a 变更 may change (DOMAIN.md): never the certificate.
+# Fields a 变更 may change (docs/domain.md): never the certificate.
 CHANGEABLE = ("name", "gender", "birth_date", "nation", "phone", "hukou_address", "address", "category")
 
 

@@ -59,7 +59,7 @@ def person_dict(row, identity_only=False):
 
 
 def roster_item(row):
-    """A roster line: the API.md fields plus labels for display."""
+    """A roster line: the docs/api.md fields plus labels for display."""
     return {
         "cert_type": row.cert_type,
         "cert_no": row.cert_no,

@@ -61,7 +61,7 @@ def body(kind, person, variant):
 
 
 def expected(kind, unit_id, state):
-    """The state table of DOMAIN.md: (outcome, new state)."""
+    """The state table of docs/domain.md: (outcome, new state)."""
     if kind == "enrol":
         if state is None:
             return "new_enrolment", ("active", unit_id)

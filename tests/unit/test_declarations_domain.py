@@ -1,4 +1,4 @@
-"""The state table of DOMAIN.md, row by row, on the pure domain module."""
+"""The state table of docs/domain.md, row by row, on the pure domain module."""
 from datetime import date, datetime, timezone
 
 import pytest

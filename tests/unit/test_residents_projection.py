@@ -1,7 +1,7 @@
-"""The roster as a projection of declaration events (payloads of API.md).
+"""The roster as a projection of declaration events (payloads of docs/events.md).
 
 `LogBuilder` writes a declaration log the way the declarations service does
-(same payload shape, same decisions of DOMAIN.md's state table); the other
+(same payload shape, same decisions of the state table of docs/domain.md); the other
 residents tests import it."""
 import itertools
 import uuid

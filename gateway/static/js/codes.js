@@ -1,4 +1,4 @@
-// The code tables of DOMAIN.md, in one place for every screen. When the
+// The code tables of docs/domain.md ("Code tables"), in one place for every screen. When the
 // platform serves its tables (GET /api/codes) they replace these in place.
 import { api } from "./api.js";
 
