@@ -26,7 +26,7 @@ import time
 import uuid
 from datetime import timedelta
 
-from kombu import Connection, Exchange, Queue, binding
+from kombu import Connection
 from kombu.exceptions import ChannelError
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.constants import PERSISTENT
@@ -36,51 +36,26 @@ from nameko.timer import Timer
 
 from common.db import Database
 from common.metrics import EVENTS_PUBLISHED, RELAY_LAG, RELAY_LEASE_HELD
-from common.events import EXCHANGE
+from common.queues import (  # noqa: F401 (re-exported)
+    ALL_TYPES, EXCHANGE_NAME, PLATFORM_QUEUES, SINGLE_ACTIVE_CONSUMER, event_exchange,
+    platform_queue, subscriber_queue,
+)
 from services.declarations.models import Event
 from services.declarations.relay_store import RelayStore, utcnow
 
 log = logging.getLogger(__name__)
 
-EXCHANGE_NAME = EXCHANGE  # common/events.py: the contract's one spelling
-# Every event type: a queue bound with "#" sees every position of the log,
-# so its checkpoint moves on without gaps whatever types are added later.
-ALL_TYPES = "#"
-
-# The durable queues of the platform's own consumers, declared by the relay
-# with every publish (once per connection), so nothing is published before
-# they exist. They are single-active-consumer queues: of several instances
-# of a consumer, one receives (in order) while the others stand by.
-# Downstream systems may have theirs declared too with the
-# RELAY_SUBSCRIBER_QUEUES setting (comma-separated names of plain durable
-# queues bound with "#").
-PLATFORM_QUEUES = {"residents": "evt-declarations--residents.roster"}
-SINGLE_ACTIVE_CONSUMER = {"x-single-active-consumer": True}
+# The exchange, the platform's queues (PLATFORM_QUEUES: durable,
+# single-active-consumer, declared before publishing) and the message headers
+# are shared with the consumers: common/queues.py. Downstream systems may have
+# theirs declared too with the RELAY_SUBSCRIBER_QUEUES setting (comma-separated
+# names of plain durable queues bound with "#").
 
 DEFAULTS = {
     "RELAY_INTERVAL": 0.02,  # seconds between looks at the log (one small query when idle)
     "RELAY_BATCH": 500,  # events read per query
     "RELAY_LEASE_SECONDS": 15,  # how long a silent publisher keeps the lease
 }
-
-
-def event_exchange():
-    """The exchange as Nameko declares it for the `declarations` service."""
-    return Exchange(EXCHANGE_NAME, type="topic", durable=True, delivery_mode=PERSISTENT)
-
-
-def subscriber_queue(name, routing_keys=(ALL_TYPES,), arguments=None):
-    """A durable queue bound to `declarations.events` with `routing_keys`."""
-    exchange = event_exchange()
-    return Queue(
-        name, durable=True, auto_delete=False, queue_arguments=arguments,
-        bindings=[binding(exchange, routing_key=key) for key in routing_keys],
-    )
-
-
-def platform_queue(consumer):
-    """The queue of one of the platform's own consumers, e.g. "residents"."""
-    return subscriber_queue(PLATFORM_QUEUES[consumer], arguments=SINGLE_ACTIVE_CONSUMER)
 
 
 def _setting(config, key):

@@ -2,9 +2,10 @@
 on the `declarations.events` exchange, the `events_after` RPC it fills gaps
 and catches up from, and the lock that applies one event at a time.
 
-The queue's name is stable and listed in the relay's PLATFORM_QUEUES, so the
-relay declares it before publishing: events published while residents is
-down (or before it first started) wait in the queue. It is a
+The queue's name is stable and listed in PLATFORM_QUEUES (common/queues.py,
+shared with the declarations relay), so the relay declares it before
+publishing: events published while residents is down (or before it first
+started) wait in the queue. It is a
 single-active-consumer queue: of several residents instances one receives the
 events, in order, and another takes over when it goes.
 """
@@ -21,7 +22,7 @@ from nameko.rpc import RpcProxy
 from nameko.timer import Timer
 
 from common.metrics import CONSUMER_DELAY, CONSUMER_LAG
-from services.declarations.relay import platform_queue
+from common.queues import LOG_HEAD_HEADER, platform_queue
 from services.residents.feed import GapNotFilled, Intake, NotAnEvent
 from services.residents.projection import parse_time
 
@@ -124,7 +125,7 @@ class RosterConsumer(Consumer):
             intake.offer(body)
         except NotAnEvent:
             pass  # its worker says so
-        intake.heard((message.headers or {}).get("log_head"))
+        intake.heard((message.headers or {}).get(LOG_HEAD_HEADER))
         super().handle_message(body, message)
 
     def _serial(self):

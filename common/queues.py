@@ -1,0 +1,49 @@
+"""Names shared by the publisher of the declaration log and its consumers:
+the events exchange, the platform's own durable queues, and the message
+headers the relay sets. Both the declarations relay and the residents
+service import them from here, so neither service imports the other.
+
+The exchange is the topic exchange Nameko's `@event_handler("declarations",
+type)` binds to; every event is published with its type as routing key.
+"""
+from kombu import Exchange, Queue, binding
+from nameko.constants import PERSISTENT
+
+from common.events import EXCHANGE
+
+EXCHANGE_NAME = EXCHANGE  # common/events.py: the contract's one spelling
+# Every event type: a queue bound with "#" sees every position of the log,
+# so its checkpoint moves on without gaps whatever types are added later.
+ALL_TYPES = "#"
+
+# The durable queues of the platform's own consumers, declared by the relay
+# with every publish (once per connection), so nothing is published before
+# they exist. They are single-active-consumer queues: of several instances
+# of a consumer, one receives (in order) while the others stand by.
+PLATFORM_QUEUES = {"residents": "evt-declarations--residents.roster"}
+SINGLE_ACTIVE_CONSUMER = {"x-single-active-consumer": True}
+
+# Headers of every published event message.
+POSITION_HEADER = "position"  # the event's log position
+EVENT_TYPE_HEADER = "event_type"
+LOG_HEAD_HEADER = "log_head"  # the log's last position as the relay knew it
+PUBLISHER_HEADER = "publisher"  # the relay instance (its lease holder id)
+
+
+def event_exchange():
+    """The exchange as Nameko declares it for the `declarations` service."""
+    return Exchange(EXCHANGE_NAME, type="topic", durable=True, delivery_mode=PERSISTENT)
+
+
+def subscriber_queue(name, routing_keys=(ALL_TYPES,), arguments=None):
+    """A durable queue bound to `declarations.events` with `routing_keys`."""
+    exchange = event_exchange()
+    return Queue(
+        name, durable=True, auto_delete=False, queue_arguments=arguments,
+        bindings=[binding(exchange, routing_key=key) for key in routing_keys],
+    )
+
+
+def platform_queue(consumer):
+    """The queue of one of the platform's own consumers, e.g. "residents"."""
+    return subscriber_queue(PLATFORM_QUEUES[consumer], arguments=SINGLE_ACTIVE_CONSUMER)
