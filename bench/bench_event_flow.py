@@ -23,7 +23,7 @@ import contextlib
 import statistics
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
@@ -71,7 +71,7 @@ class Driver(threading.Thread):
                 items = [("enrol", enrolment(self.first + i))
                          for i in range(n, min(n + self.per_commit, self.total))]
                 outcomes = declaring.declare_many(store, self.unit, actor, items,
-                                                  datetime.now(timezone.utc), TZ)
+                                                  datetime.now(UTC), TZ)
                 at = time.time()
                 for outcome in outcomes:
                     assert outcome["ok"], outcome
@@ -206,7 +206,7 @@ def calibrate(url, unit, rate):
         started = time.perf_counter()
         for i in range(20):
             declaring.declare_many(store, unit, {"account": "bench"}, [("enrol", enrolment(9_000_000 + i))],
-                                   datetime.now(timezone.utc), TZ)
+                                   datetime.now(UTC), TZ)
         per_declaration = (time.perf_counter() - started) / 20
     engine.dispose()
     # Leave most of each second free for the services on the same machine.

@@ -21,7 +21,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -47,7 +47,7 @@ def run(url, per_commit, seconds, first):
             items = [("enrol", enrolment(n + i)) for i in range(per_commit)]
             n += per_commit
             outcomes = declaring.declare_many(store, UNIT, {"account": "bench"}, items,
-                                              datetime.now(timezone.utc), TZ)
+                                              datetime.now(UTC), TZ)
             appended += sum(1 for o in outcomes if o["ok"])
     elapsed = time.perf_counter() - started
     engine.dispose()

@@ -23,7 +23,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
 from sqlalchemy.orm import Session
@@ -46,7 +46,7 @@ def events(units, start=1):
     """Enrolment events (payload shape) of persons 0.. for `units`: a list
     of (unit, count)."""
     position = start - 1
-    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
     serial = 10_000_000
     for unit, count in units:
         for _ in range(count):
@@ -72,11 +72,11 @@ def apply_events(session, store, stream, batch=2000):
     for event in stream:
         chunk.append(event)
         if len(chunk) == batch:
-            feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
+            feed.apply_in_order(store, chunk, datetime.now(UTC))
             session.expunge_all()
             chunk = []
     if chunk:
-        feed.apply_in_order(store, chunk, datetime.now(timezone.utc))
+        feed.apply_in_order(store, chunk, datetime.now(UTC))
 
 
 def fill(url, units, batch=2000):

@@ -22,7 +22,7 @@ import itertools
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -54,11 +54,11 @@ def fill_roster(suite, unit, count, batch=2000):
     with Session(engine, expire_on_commit=False) as session:
         store = RosterStore(session)
         store.begin_apply()
-        store.set_checkpoint(FAKE_FROM - 1, datetime.now(timezone.utc))
+        store.set_checkpoint(FAKE_FROM - 1, datetime.now(UTC))
         store.commit()
         bench_export.apply_events(session, store, bench_export.events([(ref, count)], start=FAKE_FROM), batch)
         store.begin_apply()
-        store.set_checkpoint(0, datetime.now(timezone.utc))
+        store.set_checkpoint(0, datetime.now(UTC))
         store.commit()
         total = session.scalar(select(func.count()).select_from(Resident).where(Resident.unit_id == ref["id"]))
     engine.dispose()

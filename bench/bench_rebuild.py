@@ -14,7 +14,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
@@ -28,7 +28,7 @@ from tests.factories import id_number
 
 TZ = ZoneInfo("Asia/Shanghai")
 TARGET = 20_000
-START = datetime(2025, 1, 1, 1, 0, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, 1, 0, tzinfo=UTC)
 UNITS = [{"id": i, "name": f"泉州市第{i}社区居民委员会", "credit_code": f"91350503MA2Y{i:05d}X"}
          for i in range(1, 301)]
 

@@ -135,7 +135,8 @@ def parse_rebuild(out):
 
 def parse_export(out):
     m = re.search(r"export of (\d+) residents via GET /api/residents/export: ([\d.]+) s", out)
-    peaks = {n: float(v) for n, v in re.findall(r"^\s*(\w+)\s+RSS before .*peak during export\s+([\d.]+) MB", out, re.M)}
+    peaks = {n: float(v)
+             for n, v in re.findall(r"^\s*(\w+)\s+RSS before .*peak during export\s+([\d.]+) MB", out, re.M)}
     local = re.search(r"write_roster in this process: \d+ rows in ([\d.]+) s", out)
     if not m or not peaks:
         return [("roster export", "not measured", "<= 200 MB", False)]
@@ -184,7 +185,7 @@ def main(argv=None):
     print(f"\n######## summary ({'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s; "
           f"{os.cpu_count()} CPUs)")
     width = max(len(r[1]) for r in rows)
-    for name, label, result, target, ok in rows:
+    for _name, label, result, target, ok in rows:
         verdict = "-" if ok is None else ("PASS" if ok else "FAIL")
         print(f"{verdict:<5} {label:<{width}}  {result}  [target {target}]")
     print("machine during each: " + ", ".join(

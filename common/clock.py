@@ -1,13 +1,13 @@
 """Time as every service stores it: aware UTC."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utcnow():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def aware(dt):
     """SQLite returns naive datetimes; every time stored here is UTC."""
     if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
+        return dt.replace(tzinfo=UTC)
     return dt

@@ -10,7 +10,7 @@ def normalise(code):
 
 
 def check_character(first17):
-    total = sum(_VALUE[c] * w for c, w in zip(first17, WEIGHTS))
+    total = sum(_VALUE[c] * w for c, w in zip(first17, WEIGHTS, strict=False))
     value = 31 - total % 31
     return ALPHABET[0 if value == 31 else value]
 

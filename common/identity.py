@@ -73,7 +73,7 @@ class CertInfo:
 
 def check_character(first17):
     """The GB 11643-1999 check character of the first 17 digits."""
-    total = sum(int(digit) * weight for digit, weight in zip(first17, WEIGHTS))
+    total = sum(int(digit) * weight for digit, weight in zip(first17, WEIGHTS, strict=False))
     return CHECK_CHARACTERS[total % 11]
 
 

@@ -11,8 +11,12 @@ from kombu import Connection
 from kombu.pools import producers
 from nameko import rpc as nameko_rpc
 from nameko.constants import (
-    AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_RETRY_POLICY, DEFAULT_TRANSPORT_OPTIONS,
-    LOGIN_METHOD_CONFIG_KEY, NON_PERSISTENT,
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_RETRY_POLICY,
+    DEFAULT_TRANSPORT_OPTIONS,
+    LOGIN_METHOD_CONFIG_KEY,
+    NON_PERSISTENT,
 )
 from nameko.exceptions import UnserializableValueError, serialize
 from nameko.extensions import DependencyProvider
@@ -21,12 +25,11 @@ from common import production
 from common.logs import logging_config, request_id_var
 from common.metrics import EntrypointMetrics
 
-
 # kombu tries `import librabbitmq` each time a Connection is made (Nameko
 # makes one for every publish): a failed import searches sys.path again
 # every time (~0.25 ms). The C client is not used; mark it absent once so
 # that the import fails at once. Every service imports this module.
-sys.modules.setdefault("librabbitmq", None)
+sys.modules.setdefault("librabbitmq", None)  # type: ignore[arg-type]  # None marks it absent
 
 
 class RpcConsumer(nameko_rpc.RpcConsumer):

@@ -30,11 +30,10 @@ no eviction; expiry is honoured through the token's `expires_at`.
 import hashlib
 import logging
 import os
-import socket
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kombu import Connection, Exchange, Queue
 
@@ -98,7 +97,7 @@ class PrincipalCache:
         expires_at = principal.get("expires_at") if isinstance(principal, dict) else None
         if expires_at:
             try:
-                left = (datetime.fromisoformat(expires_at) - datetime.now(timezone.utc)).total_seconds()
+                left = (datetime.fromisoformat(expires_at) - datetime.now(UTC)).total_seconds()
             except (TypeError, ValueError):
                 left = 0
             deadline = min(deadline, now + left)
@@ -208,5 +207,5 @@ class PrincipalCache:
                 while not self._stop.is_set():
                     try:
                         conn.drain_events(timeout=1)
-                    except socket.timeout:
+                    except TimeoutError:
                         conn.heartbeat_check()

@@ -29,7 +29,6 @@ before publishing and re-established.
 """
 import logging
 import select
-import socket
 import sys
 import threading
 import time
@@ -119,7 +118,7 @@ class RpcClient:
         if _readable(self.connection.connection.sock):
             try:
                 self.connection.drain_events(timeout=0)
-            except socket.timeout:
+            except TimeoutError:
                 pass
             self.replies.clear()
 
@@ -164,9 +163,9 @@ class RpcClient:
             remaining = None if deadline is None else deadline - time.monotonic()
             try:
                 if remaining is not None and remaining <= 0:
-                    raise socket.timeout()
+                    raise TimeoutError()
                 self.connection.drain_events(timeout=remaining)
-            except socket.timeout:
+            except TimeoutError:
                 # a read may have stopped inside a frame: start afresh next time
                 self.close()
                 raise RpcTimeout(self.timeout) from None

@@ -25,7 +25,7 @@ import os
 import signal
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import requests
 from kombu import Connection, Exchange, Queue, binding
@@ -108,7 +108,7 @@ class Store:
                             (name, event["position"], *key))
         # Any other type: nothing to do here, but its position is taken.
         self.db.execute("INSERT INTO applied VALUES (?, ?, ?, ?)", (
-            event["position"], event["event_id"], kind, datetime.now(timezone.utc).isoformat()))
+            event["position"], event["event_id"], kind, datetime.now(UTC).isoformat()))
 
 
 # -- the log over HTTP -----------------------------------------------------------

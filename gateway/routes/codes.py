@@ -26,7 +26,7 @@ class CodeTablesSchema(BaseSchema):
 
 
 def _items(table, only=None):
-    return [{"code": c, "label": l} for c, l in table.items() if only is None or c in only]
+    return [{"code": c, "label": text} for c, text in table.items() if only is None or c in only]
 
 
 @blp.route("", methods=["GET"])

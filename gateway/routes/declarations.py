@@ -7,8 +7,14 @@ from flask import g, request
 from common.errors import InvalidInput
 from gateway.api import Blueprint
 from gateway.schemas.declarations import (
-    ChangedSchema, ChangeSchema, DeclaredSchema, EnrolmentSchema, RecordArgs, RecordDetailSchema,
-    RecordPageSchema, SuspensionSchema,
+    ChangedSchema,
+    ChangeSchema,
+    DeclaredSchema,
+    EnrolmentSchema,
+    RecordArgs,
+    RecordDetailSchema,
+    RecordPageSchema,
+    SuspensionSchema,
 )
 from gateway.security import actor, unit_id
 from gateway.services import rpc

@@ -7,8 +7,15 @@ from flask import g, request
 from gateway.api import Blueprint
 from gateway.hardening import max_body
 from gateway.schemas.notices import (
-    AdminNoticeListArgs, AdminNoticePageSchema, AdminNoticeSchema, NewNoticeSchema,
-    NoticeChangesSchema, NoticeListArgs, NoticePageSchema, NoticeSchema, UnreadCountSchema,
+    AdminNoticeListArgs,
+    AdminNoticePageSchema,
+    AdminNoticeSchema,
+    NewNoticeSchema,
+    NoticeChangesSchema,
+    NoticeListArgs,
+    NoticePageSchema,
+    NoticeSchema,
+    UnreadCountSchema,
 )
 from gateway.security import unit_id
 from gateway.services import rpc

@@ -11,7 +11,13 @@ from flask import Response, current_app, g
 
 from gateway.api import Blueprint
 from gateway.schemas.residents import (
-    LookupArgs, LookupSchema, PersonSchema, ResidentSchema, RosterArgs, RosterFilterArgs, RosterPageSchema,
+    LookupArgs,
+    LookupSchema,
+    PersonSchema,
+    ResidentSchema,
+    RosterArgs,
+    RosterFilterArgs,
+    RosterPageSchema,
 )
 from gateway.security import unit_id
 from gateway.services import rpc
@@ -84,7 +90,10 @@ def content_disposition(file_name, fallback):
 @blp.secured("unit")
 @blp.arguments(RosterFilterArgs, location="query")
 @blp.response(200, description="the roster as .xlsx (attachment)", content_type=XLSX)
-@blp.doc(responses={"200": {"description": "the roster as .xlsx (attachment)", "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
+@blp.doc(responses={"200": {
+    "description": "the roster as .xlsx (attachment)",
+    "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+}})
 @blp.errors(400, 401, 403)
 def export(args):
     """The filtered roster as an Excel file (same filters as the list)."""

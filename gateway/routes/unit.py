@@ -1,8 +1,9 @@
+from flask import g
+
 from gateway.api import Blueprint
 from gateway.schemas.unit import StatsArgs, StatsSchema, UnitInfoSchema
 from gateway.security import unit_id
 from gateway.services import rpc
-from flask import g
 
 blp = Blueprint("unit", __name__, url_prefix="/api/unit", description="The calling unit")
 

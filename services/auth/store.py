@@ -3,9 +3,8 @@ import hashlib
 
 from sqlalchemy import func, select, update
 
-from services.auth.models import Account, LoginAttempt, Session, Unit
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
-
+from services.auth.models import Account, LoginAttempt, Session, Unit
 
 
 def token_hash(token):

@@ -4,8 +4,8 @@ from sqlalchemy import and_, exists, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from services.notices.models import Notice, NoticeRead
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
+from services.notices.models import Notice, NoticeRead
 
 # Units see published notices, pinned ones first, then the newest.
 LISTING_ORDER = (Notice.pinned.desc(), Notice.published_at.desc(), Notice.id.desc())

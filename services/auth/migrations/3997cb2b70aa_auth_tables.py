@@ -1,12 +1,11 @@
 """auth tables
 
 Revision ID: 3997cb2b70aa
-Revises: 
+Revises:
 Create Date: 2026-11-27 20:49:10.744847
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '3997cb2b70aa'
 down_revision = None

@@ -1,12 +1,11 @@
 """notices tables
 
 Revision ID: 3963f0217b79
-Revises: 
+Revises:
 Create Date: 2026-11-27 18:31:07.901723
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '3963f0217b79'
 down_revision = None
