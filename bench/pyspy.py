@@ -9,7 +9,7 @@ Each process is recorded with `py-spy record --format raw` (collapsed
 stacks, one file per process) at 200 samples/s in non-blocking mode, idle
 threads left out. `summary` prints, per process, the functions with the
 largest inclusive share of the samples (a function counted once per stack),
-which is what the performance section of the README quotes.
+which is what bench/README.md ("History of measurements", Performance) quotes.
 """
 import collections
 import os
