@@ -29,6 +29,10 @@ CONSUMER_LAG = Gauge(
     "consumer_lag_events",
     "Events published (the log head the relay announced) but not yet applied by this instance",
     ["consumer"])
+BATCHES_OPEN = Gauge("declarations_batches_open", "Batches queued or in work, as a batch worker last saw")
+BATCHES_PROCESSED = Counter(
+    "declarations_batches_processed_total", "Batches a batch worker ended (finished or failed), or lost",
+    ["outcome"])
 CONSUMER_DELAY = Histogram(
     "consumer_apply_delay_seconds", "From an event's commit until a consumer applied it", ["consumer"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))

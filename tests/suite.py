@@ -33,6 +33,9 @@ PROCFILE = os.path.join(ROOT, "deploy", "Procfile")
 MANAGEMENT = os.environ.get("RABBIT_MANAGEMENT_URL", "http://guest:guest@localhost:15672")
 BROKER = os.environ.get("TEST_AMQP_HOST", "guest:guest@localhost:5672")
 SERVICES = ("auth", "declarations", "residents", "notices")
+# Procfile processes that are not services of their own (no database of
+# their own) but are Nameko processes with metrics and a heartbeat.
+WORKERS = ("batches",)
 DEMO_PASSWORD = "Demo@2026!"
 ADMIN_PASSWORD = "Admin@2026!"
 
@@ -133,7 +136,7 @@ class Suite:
             for i in range(1, count + 1):
                 process = f"{name}.{i}" if count > 1 else name
                 self.commands[process] = command
-                if name in SERVICES:
+                if name in SERVICES or name in WORKERS:
                     self.metrics_ports[process] = free_port()
                     self.process_env[process] = {
                         "METRICS_PORT": str(self.metrics_ports[process]),
@@ -251,6 +254,20 @@ class Suite:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return requests.request(method, self.url + path, headers=headers, timeout=60, **kwargs)
+
+    def wait_batch(self, token, batch_no, timeout=180):
+        """The batch once a batch worker has finished it (status done or
+        failed), polled with a generous cap."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.api("GET", f"/api/batches/{batch_no}", token)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            if body["status"] in ("done", "failed"):
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"batch {batch_no} is still {body['status']} after {timeout} s")
+            time.sleep(0.1)
 
     def login(self, account, password):
         r = self.api("POST", "/api/auth/login", json={"account": account, "password": password})

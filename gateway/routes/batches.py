@@ -2,9 +2,11 @@
 
 The upload is multipart (field `file`); the gateway refuses an oversize one
 itself (413) and hands the bytes, base64-encoded, to the declarations
-service, which checks the file, decides every row in one pass and records
-the batch. Re-submitting a byte-identical file answers 200 with the first
-batch (`duplicate: true`) and declares nothing."""
+service, which records the batch as queued and answers at once (202); a
+batch worker reads and decides it, and `GET /api/batches/{batch_no}` shows
+its status and progress until its result. Re-submitting a byte-identical
+file answers 200 with the first batch (`duplicate: true`) and declares
+nothing."""
 import base64
 from functools import wraps
 
@@ -77,36 +79,41 @@ def template(args):
 @upload_limit
 @blp.arguments(BatchTypeArgs, location="query")
 @blp.arguments(UploadSchema, location="files")
-@blp.response(201, BatchResultSchema)
+@blp.response(202, BatchResultSchema, description="received: the batch waits for a batch worker (status queued)")
 @blp.alt_response(200, schema=BatchResultSchema,
-                  description="the same file was imported before: its first batch, nothing declared")
+                  description="the same file was submitted before: its first batch, nothing declared")
 @blp.errors(400, 401, 403, 409)
 @blp.doc(parameters=[{
     "in": "header", "name": KEY_HEADER, "required": False, "schema": {"type": "string", "maxLength": 100},
     "description": "the same key from the same unit returns the first batch and declares nothing more"}])
-@blp.alt_response(413, description="file larger than MAX_UPLOAD_BYTES or more rows than MAX_UPLOAD_ROWS")
-@blp.alt_response(415, description="not an .xlsx (an .xls, CSV, HTML, encrypted, macro-enabled, zip bomb)")
+@blp.alt_response(413, description="file larger than MAX_UPLOAD_BYTES")
+@blp.alt_response(415, description="plainly not an .xlsx (an .xls, CSV, HTML, encrypted workbook)")
 def import_batch(args, files):
-    """Import a filled-in template: every row is validated and decided on its
-    own against the current state; accepted rows are declared with the
-    batch number, rejected rows come back with their row number and reason
-    (and as `GET /api/batches/{batch_no}/failures.xlsx`). A file that is not
-    the current template, has no data rows or is too large is refused as a
-    whole (400, 413, 415) and nothing is recorded.
+    """Submit a filled-in template: the answer comes at once (202) with the
+    batch number and status `queued`; a batch worker then reads the file
+    and decides every row on its own against the current state. Follow it
+    with `GET /api/batches/{batch_no}`: status `reading`, `deciding` (with
+    `progress`), then `done` with the totals and the rejected rows (row
+    number and reason; also `GET /api/batches/{batch_no}/failures.xlsx`), or
+    `failed` with a `message` when the file is refused as a whole (not the
+    current template, no data rows, more than MAX_UPLOAD_ROWS rows) and
+    nothing of it was declared. A file that is empty, too large or plainly
+    not an .xlsx is refused at once (400, 413, 415) and nothing is recorded.
 
     Submitting a byte-identical file again (or the same `Idempotency-Key`)
     answers 200 with the first batch and `duplicate: true`, declaring
     nothing; the same key with a different file is 409. A changed file is
-    a new batch: rows already declared come back as "already" failures."""
+    a new batch: rows already declared come back as "already" failures.
+    Uploads by any number of units at the same moment are all accepted."""
     upload = files["file"]
     content = upload.read(current_app.config["MAX_UPLOAD_BYTES"] + 1)
     if len(content) > current_app.config["MAX_UPLOAD_BYTES"]:
         raise _too_large()
     key = (request.headers.get(KEY_HEADER) or "").strip()[:100] or None
-    result = rpc().declarations.import_batch(
+    result = rpc().declarations.submit_batch(
         _unit(), actor(), args["business_type"], upload.filename or "",
         base64.b64encode(content).decode("ascii"), key)
-    return result, (200 if result.get("duplicate") else 201)
+    return result, (200 if result.get("duplicate") else 202)
 
 
 @blp.route("", methods=["GET"])
@@ -133,7 +140,9 @@ def list_batches(args):
 @blp.response(200, BatchResultSchema)
 @blp.errors(401, 403, 404)
 def get_batch(batch_no):
-    """One batch of the unit with its failures; another unit's is 404."""
+    """One batch of the unit: while it waits or runs its status and
+    progress, when done its totals and failures, when failed its message;
+    another unit's is 404."""
     return rpc().declarations.get_batch(unit_id(), batch_no)
 
 
@@ -141,7 +150,7 @@ def get_batch(batch_no):
 @blp.secured("unit")
 @blp.response(200, description="the failed rows in the template plus 失败原因 (attachment)", content_type=XLSX)
 @blp.doc(responses={"200": {"description": "the failed rows in the template plus 失败原因", **XLSX_DOC}})
-@blp.errors(401, 403, 404)
+@blp.errors(401, 403, 404, 409)
 def failures_file(batch_no):
     """The batch's rejected rows in the current template with a 失败原因
     column; correct them and import the file again."""

@@ -32,15 +32,35 @@ class BatchListArgs(PageArgs):
                              metadata={"description": "批次号, or any part of it"})
 
 
+STATUSES = ("queued", "reading", "deciding", "done", "failed")
+
+
+class ProgressSchema(BaseSchema):
+    rows_read = fields.Integer(required=True, metadata={"description": "data rows read from the file"})
+    rows_decided = fields.Integer(required=True, metadata={"description": "rows decided so far"})
+    total = fields.Integer(allow_none=True, metadata={"description": "data rows of the file, once read"})
+
+
 class BatchSchema(BaseSchema):
     batch_no = fields.String(required=True, metadata={"description": "e.g. PL20261127-000001"})
     business_type = fields.String(required=True)
     submitted_at = fields.String(required=True, metadata={"description": "ISO 8601 with offset"})
     submitted_date = fields.String(metadata={"description": "申报日期, business time zone"})
     file_name = fields.String(required=True)
-    total = fields.Integer(required=True, metadata={"description": "non-blank data rows"})
-    succeeded = fields.Integer(required=True, metadata={"description": "提交成功条数"})
-    failed = fields.Integer(required=True, metadata={"description": "提交失败条数"})
+    status = fields.String(validate=validate.OneOf(STATUSES), metadata={
+        "description": "queued (waiting for a batch worker), reading, deciding, done or failed"})
+    status_label = fields.String(metadata={"description": "the status in Chinese"})
+    total = fields.Integer(allow_none=True, metadata={"description": "non-blank data rows (when done)"})
+    succeeded = fields.Integer(allow_none=True, metadata={"description": "提交成功条数 (when done)"})
+    failed = fields.Integer(allow_none=True, metadata={"description": "提交失败条数 (when done)"})
+    progress = fields.Nested(ProgressSchema, metadata={"description": "while queued, reading or deciding"})
+    message = fields.String(allow_none=True, metadata={
+        "description": "why the file was refused as a whole (status failed); nothing of it was declared"})
+    error = fields.String(allow_none=True, metadata={
+        "description": "failed: unsupported_file, too_large, invalid_input or interrupted"})
+    reason = fields.String(allow_none=True, metadata={
+        "description": "failed, a file that is not the current template: no_rows, wrong_template "
+                       "or outdated_template"})
 
 
 class FailureSchema(BaseSchema):
@@ -51,7 +71,7 @@ class FailureSchema(BaseSchema):
 
 
 class BatchResultSchema(BatchSchema):
-    failures = fields.List(fields.Nested(FailureSchema), required=True)
+    failures = fields.List(fields.Nested(FailureSchema), metadata={"description": "when done"})
     duplicate = fields.Boolean(metadata={
         "description": "true when this byte-identical file (or Idempotency-Key) was already "
                        "imported by the unit: the answer is that first batch, nothing was declared"})

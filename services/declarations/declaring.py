@@ -101,7 +101,8 @@ def fingerprint(kind, raw):
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def declare_many(store, unit, actor, items, now, tz, batch_no=None, commit=True, records=True):
+def declare_many(store, unit, actor, items, now, tz, batch_no=None, commit=True, records=True,
+                 progress=None):
     """Declare `items`, a list of (kind, raw data), for `unit` ({id, name,
     credit_code}) by `actor` ({account, request_id, address}).
 
@@ -118,9 +119,11 @@ def declare_many(store, unit, actor, items, now, tz, batch_no=None, commit=True,
     Validation and decision yield to other green threads every CHUNK items
     (a 20,000-row batch must not keep the service from answering pings);
     the write transaction never does (another green thread waiting for the
-    append lock would block the process).
+    append lock would block the process). `progress(decided)`, if given, is
+    called there too with the number of items decided so far (outside any
+    transaction: a batch worker records it).
     """
-    return _declare(store, unit, actor, items, now, tz, batch_no, None, commit, records)
+    return _declare(store, unit, actor, items, now, tz, batch_no, None, commit, records, progress)
 
 
 def declare(store, kind, unit, actor, raw, now, tz, idempotency_key=None):
@@ -175,7 +178,8 @@ def new_ids(count):
     return new_id
 
 
-def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit, records=True):
+def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit, records=True,
+             progress=None):
     """Validate, read the persons' states, decide; then, holding the append
     lock, check that no person moved since it was read and append.
 
@@ -208,9 +212,12 @@ def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit, 
     finally:
         store.rollback()  # end the read; the write transaction begins below
     decided, after, new_id = [], states, new_ids(len(commands))
+    refused_early = len(prepared) - len(commands)
     for start in range(0, len(commands), CHUNK):
         if start:
             _cooperate()
+            if progress is not None:
+                progress(refused_early + start)
         # Chained through the states after each chunk: commands about one
         # person still see the earlier ones.
         outcomes, after = domain.decide_many(commands[start:start + CHUNK], after, units, now, today, new_id)

@@ -4,7 +4,7 @@ the log by `python -m services.declarations.cli rebuild`)."""
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, DateTime, DDL, Index, Integer, String, UniqueConstraint, event,
+    JSON, BigInteger, DateTime, DDL, Index, Integer, LargeBinary, String, UniqueConstraint, event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -139,5 +139,74 @@ class RelayState(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-# The batch records table (services/declarations/batch) shares this metadata.
-from services.declarations.batch import models as _batch_models  # noqa: E402,F401
+# -- batches (services/declarations/batch) --------------------------------------
+
+# A batch's life: received and waiting for a worker, its file being read, its
+# rows being decided, then done (totals and failures) or failed (`message`).
+BATCH_STATUSES = ("queued", "reading", "deciding", "done", "failed")
+BATCH_OPEN = ("queued", "reading", "deciding")
+
+
+class Batch(Base):
+    """One uploaded file: its progress while a batch worker handles it, then
+    its totals and its rejected rows. `failures` holds [{row, cert_no, name,
+    reason, values}] where `values` is the row as the user typed it, so the
+    failures workbook can be rebuilt at any time.
+
+    A worker holds a batch while `lease_until` lies ahead; a batch whose
+    lease ran out (its worker died) is taken again by any worker."""
+    __tablename__ = "batches"
+    batch_no: Mapped[str] = mapped_column(String(24), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    business_type: Mapped[str] = mapped_column(String(20))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    total: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[list] = mapped_column(JSON)
+    account: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    status: Mapped[str] = mapped_column(String(10), server_default="done")
+    rows_read: Mapped[int] = mapped_column(Integer, server_default="0")
+    rows_decided: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Why a failed batch was refused as a whole: the message, its error code
+    # (unsupported_file, too_large, invalid_input, interrupted) and, for a
+    # file that is not the current template, a finer reason (no_rows, ...).
+    message: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Who submitted it: {"unit": {name, credit_code}, "actor": {account,
+    # request_id, address}}, for the events its worker appends.
+    origin: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    __table_args__ = (
+        # A byte-identical file imported again by the same unit answers with
+        # the first batch (see batch/batches.submit).
+        UniqueConstraint("unit_id", "business_type", "file_sha256", name="uq_batches_unit_file"),
+        UniqueConstraint("unit_id", "idempotency_key", name="uq_batches_unit_key"),
+        Index("ix_batches_unit_submitted", "unit_id", "submitted_at"),
+        Index("ix_batches_open", "status", "submitted_at"),
+    )
+
+
+class BatchFile(Base):
+    """The uploaded bytes of a batch that is not finished yet; deleted in the
+    transaction that finishes it (the rows then live on in the events and the
+    failures), so no file of personal data lingers."""
+    __tablename__ = "batch_files"
+    batch_no: Mapped[str] = mapped_column(String(24), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class BatchCounter(Base):
+    """The last batch number given out on a business day ("YYYYMMDD"): one
+    row per day, incremented in place, so concurrent uploads each get the
+    next number without retrying."""
+    __tablename__ = "batch_counters"
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)

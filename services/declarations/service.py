@@ -74,13 +74,14 @@ class DeclarationsService(PlatformService):
     def events_after(self, after=0, limit=500):
         return queries.events_after(self.store, after, limit)
 
-    # batches from Excel (services/declarations/batch); files travel base64-encoded
+    # batches from Excel (services/declarations/batch): received here and
+    # answered at once, processed by the batch workers; files travel base64-encoded
     @rpc(expected_exceptions=EXPECTED)
-    def import_batch(self, unit, actor, business_type, file_name, content_b64, idempotency_key=None):
+    def submit_batch(self, unit, actor, business_type, file_name, content_b64, idempotency_key=None):
         actor = {**(actor or {}), "request_id": (actor or {}).get("request_id") or self.context.get("request_id")}
-        return batches.import_batch(self.store, unit, actor, business_type, file_name,
-                                    base64.b64decode(content_b64), utcnow(), self.tz,
-                                    batches.limits_of(self.config), idempotency_key)
+        return batches.submit(self.store, unit, actor, business_type, file_name,
+                              base64.b64decode(content_b64), utcnow(), self.tz,
+                              batches.limits_of(self.config), idempotency_key)
 
     @rpc(expected_exceptions=EXPECTED)
     def list_batches(self, unit_id, filters=None, page=1, size=20):

@@ -8,6 +8,7 @@ position is read. Either way the lock is
 held until commit, so positions are gap-free and in commit order: a reader
 that resumes after position N never misses an event that commits later.
 """
+import contextlib
 import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -394,6 +395,32 @@ class DeclarationsStore:
     def rollback(self):
         self.session.rollback()
         self._appended.clear()
+
+    @contextlib.contextmanager
+    def reading(self):
+        """A read whose transaction ends with the block (no snapshot kept)."""
+        try:
+            yield self
+        finally:
+            self.rollback()
+
+    @contextlib.contextmanager
+    def unit_of_work(self, append=False):
+        """A write transaction (cosmicpython's unit of work): the block's
+        writes are kept only if it calls `commit()`; anything else, an
+        exception included, rolls them back. With `append` it holds the
+        append lock (see `begin_write`); without, SQLite still takes its
+        write lock at the start, so the block never fails half-way on a busy
+        database."""
+        if append:
+            self.begin_write()
+        elif not self.session.in_transaction():
+            self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        try:
+            yield self
+        finally:
+            if self.session.in_transaction():
+                self.rollback()
 
     def begin_write(self):
         """Start a write transaction holding the append lock until it ends:

@@ -28,10 +28,17 @@ def upload(suite, token, data, business_type="enrolment", name="参保名单.xls
                      files={"file": (name, data, XLSX)}, headers=headers or {})
 
 
-def imported(suite, token, data, business_type="enrolment", status=201):
+def imported(suite, token, data, business_type="enrolment", status=202):
+    """Upload and wait for the batch worker: the finished batch (202), or
+    the first batch of the same file (200)."""
     r = upload(suite, token, data, business_type)
     assert r.status_code == status, r.text
-    return r.json()
+    if status == 200:
+        return r.json()
+    assert r.json()["status"] == "queued", r.text
+    done = suite.wait_batch(token, r.json()["batch_no"])
+    assert done["status"] == "done", done
+    return done
 
 
 def batches(suite, token, query=""):
@@ -129,14 +136,36 @@ def test_a_file_resaved_by_libreoffice_imports(suite, fresh_unit):
 
 # whole-file refusals: a clear 4xx and nothing recorded
 
-def refused(suite, unit, data, status, reason=None, business_type="enrolment", name="名单.xlsx"):
+ERROR_OF = {400: "invalid_input", 413: "too_large", 415: "unsupported_file"}
+
+
+def refused(suite, unit, data, status, reason=None, business_type="enrolment", name="名单.xlsx",
+            at_once=False):
+    """A file refused as a whole: at once with `status` (what needs no
+    reading: empty, oversize, plainly not an .xlsx) and no batch recorded,
+    or, once a worker has read it, a failed batch whose error is `status`'s
+    and whose message says why in Chinese; either way nothing declared."""
     r = upload(suite, unit["token"], data, business_type, name)
-    assert r.status_code == status, r.text
-    body = r.json()
+    if at_once:
+        assert r.status_code == status, r.text
+        body = r.json()
+        assert batches(suite, unit["token"])["total"] == 0
+    else:
+        assert r.status_code in (202, status), r.text
+        if r.status_code == 202:
+            body = suite.wait_batch(unit["token"], r.json()["batch_no"])
+            assert (body["status"], body["error"], body["succeeded"]) == ("failed", ERROR_OF[status], 0), body
+            listed = batches(suite, unit["token"])
+            assert listed["total"] == 1 and listed["items"][0]["status"] == "failed"
+            failures = suite.api("GET", f"/api/batches/{body['batch_no']}/failures.xlsx", unit["token"])
+            assert failures.status_code == 409
+        else:
+            body = r.json()
+            assert batches(suite, unit["token"])["total"] == 0
     assert any("\u4e00" <= c <= "\u9fff" for c in body["message"]), body
     if reason:
         assert body.get("reason") == reason, body
-    assert batches(suite, unit["token"])["total"] == 0
+    assert suite.api("GET", "/api/unit", unit["token"]).json()["insured_count"] == 0
     return body
 
 
@@ -184,7 +213,7 @@ def test_more_than_20000_rows_is_413(suite, fresh_unit):
 
 
 def test_a_file_over_10_mb_is_413_from_the_gateway(suite, fresh_unit):
-    body = refused(suite, fresh_unit, b"PK\x03\x04" + bytes(10 * 1024 * 1024), 413)
+    body = refused(suite, fresh_unit, b"PK\x03\x04" + bytes(10 * 1024 * 1024), 413, at_once=True)
     assert "10MB" in body["message"]
 
 
@@ -212,7 +241,7 @@ def test_the_same_idempotency_key_with_another_file_is_409(suite, fresh_unit):
     key = {"Idempotency-Key": uuid.uuid4().hex}
     data = fx.filled("enrolment", [fx.enrolment_row(ids[0])])
     one = upload(suite, fresh_unit["token"], data, headers=key)
-    assert one.status_code == 201, one.text
+    assert one.status_code == 202, one.text
     again = upload(suite, fresh_unit["token"], data, headers=key)
     assert again.status_code == 200 and again.json()["batch_no"] == one.json()["batch_no"]
     other = upload(suite, fresh_unit["token"], fx.filled("enrolment", [fx.enrolment_row(ids[1])]), headers=key)
@@ -270,4 +299,4 @@ def test_the_upload_is_documented_as_multipart(suite):
     doc = suite.api("GET", "/api/openapi.json").json()
     post = doc["paths"]["/api/batches"]["post"]
     assert "multipart/form-data" in post["requestBody"]["content"]
-    assert {"201", "200", "413", "415"} <= set(post["responses"])
+    assert {"202", "200", "413", "415"} <= set(post["responses"])

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from common.errors import InvalidInput, NotFound, TooLarge, UnsupportedFile
 from services.declarations import declaring, queries, rebuild
 from services.declarations.batch import batches
-from services.declarations.batch.models import Batch
+from services.declarations.models import Batch, BatchFile
 from services.declarations.batch.reader import Limits
 from services.declarations.models import Base, Event
 from services.declarations.store import DeclarationsStore
@@ -165,16 +165,23 @@ def test_the_corrected_failures_file_imports_the_corrected_rows(store):
     (lambda: fx.filled("suspension", [fx.suspension_row(IDS[0])]), InvalidInput),
     (lambda: fx.filled("enrolment", []), InvalidInput),
 ])
-def test_a_refused_file_records_nothing(store, make, error):
-    with pytest.raises(error):
+def test_a_refused_file_appends_nothing_and_its_batch_fails_with_the_reason(store, make, error):
+    with pytest.raises(error) as refusal:
         run(store, make())
-    assert count(store, Event) == 0 and count(store, Batch) == 0
+    assert count(store, Event) == 0 and count(store, BatchFile) == 0
+    # Plainly not an .xlsx: refused on receipt, no batch; anything that must
+    # be read first: a failed batch that says why.
+    recorded = store.session.scalars(select(Batch)).all()
+    store.rollback()
+    assert all((b.status, b.message, b.total) == ("failed", refusal.value.message, 0) for b in recorded)
 
 
 def test_row_limit_is_configurable_and_refuses_with_413(store):
     with pytest.raises(TooLarge):
         run(store, enrol_file([fx.enrolment_row(i) for i in IDS[:4]]), limits=Limits(max_rows=3))
-    assert count(store, Batch) == 0
+    assert count(store, Event) == 0
+    failed = store.session.scalar(select(Batch))
+    assert (failed.status, failed.error) == ("failed", "too_large")
 
 
 def test_batch_numbers_count_the_days_batches(store):

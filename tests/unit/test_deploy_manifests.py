@@ -14,7 +14,7 @@ from tests.suite import procfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(ROOT, "deploy")
-COMPONENTS = ("auth", "declarations", "residents", "notices", "gateway")
+COMPONENTS = ("auth", "declarations", "batches", "residents", "notices", "gateway")
 
 
 def k8s_documents():

@@ -1,15 +1,24 @@
-"""Use cases of batch declarations: import a file, list and read the batch
-records, and the files a unit downloads (template, failures).
+"""Use cases of batch declarations: receive a file, process it in a batch
+worker, list and read the batch records, and the files a unit downloads
+(template, failures).
+
+An upload is answered at once: `submit` records the batch as `queued` with
+its file and the next batch number of the day (a counter row, so any number
+of units may upload at the same moment). A batch worker (`process_next`,
+run by services/declarations/batch/worker.py in its own processes) takes
+the oldest waiting batch, reads the file, decides every row against the
+current state and commits the accepted rows' events, their projections and
+the batch's result in one transaction — the file is read and decided once.
 
 Importing the same file twice: a byte-identical file (same SHA-256) that the
-unit already imported for the same business type is not read again; the
-answer is the first batch's result (same batch number, its totals and
-failures) with `duplicate: true`, and nothing is appended. The same holds
-for a repeated Idempotency-Key; the key sent with a different file is a
-Conflict. A file that was
-changed in any way (e.g. the failures workbook, corrected) is a new batch
-whose rows are each decided against the current state, so rows already
-declared come back with "already" reasons and nothing is ever doubled.
+unit already submitted for the same business type is not taken again; the
+answer is the first batch (its number, its status or result) with
+`duplicate: true`, and nothing is appended. The same holds for a repeated
+Idempotency-Key; the key sent with a different file is a Conflict. A file
+that was changed in any way (e.g. the failures workbook, corrected) is a new
+batch whose rows are each decided against the current state, so rows
+already declared come back with "already" reasons and nothing is ever
+doubled.
 """
 import base64
 import contextlib
@@ -19,26 +28,29 @@ import logging
 import os
 import re
 import time
-from datetime import date
-
-from sqlalchemy.exc import IntegrityError
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from common import codes
-from common.errors import Conflict, InvalidInput, NotFound
+from common.clock import utcnow
+from common.errors import Conflict, InvalidInput, NotFound, TooLarge, UnsupportedFile
 from services.declarations import declaring, domain
 from services.declarations.batch import failures as failures_file
 from services.declarations.batch import reader, template
 from services.declarations.batch.reader import Limits
 from services.declarations.batch.rows import read_rows
-from services.declarations.batch.store import BatchStore
+from services.declarations.batch.store import AlreadyTaken, BatchStore
 from services.declarations.store import day_bounds, utc
 
 log = logging.getLogger(__name__)
 
 KINDS = {"enrolment": domain.ENROL, "suspension": domain.SUSPEND}
 BATCH_PREFIX = "PL"
-ATTEMPTS = 3
-BUSY = "同时提交的批次较多，请稍后重试"
+STATUS_LABELS = {"queued": "排队中", "reading": "读取文件", "deciding": "逐行办理",
+                 "done": "已完成", "failed": "导入失败"}
+NOT_FINISHED = "该批次尚未处理完成，请稍后再下载失败数据"
+NO_ROWS_FAILED = "该批次整个文件未能导入，没有逐行的失败数据，请按提示修改文件后重新上传"
 KEY_REUSED = "该幂等键（Idempotency-Key）已用于另一个文件"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -81,82 +93,192 @@ def no_cyclic_gc():
             gc.enable()
 
 
-def import_batch(store, unit, actor, business_type, file_name, content, now, tz, limits=Limits(),
-                 idempotency_key=None):
-    """Import `content` (the uploaded bytes) for `unit` ({id, name,
-    credit_code}) by `actor`; the batch result of API.md.
+def submit(store, unit, actor, business_type, file_name, content, now, tz, limits=Limits(),
+           idempotency_key=None):
+    """Receive `content` (the uploaded bytes) for `unit` ({id, name,
+    credit_code}) by `actor`: the batch is recorded as `queued` with the next
+    batch number of the day and its file, and answered at once (API: 202);
+    a batch worker reads and decides it (`process_next`).
 
-    A file that cannot be imported as a whole raises UnsupportedFile (415),
-    TooLarge (413) or InvalidInput (400) and records nothing. Otherwise each
-    row is accepted or rejected on its own; the accepted rows' events, their
-    projections and the batch record are committed in one transaction.
-    """
+    The same file or Idempotency-Key of the unit answers with the first
+    batch, whatever its status (`duplicate: true`). Only what needs no
+    parsing is refused here: an empty or oversize file (400, 413) and what
+    is plainly not an .xlsx (415); everything else is the worker's, and a
+    file it refuses as a whole ends as a `failed` batch with its message."""
     check_business_type(business_type)
+    reader.check_container(content, limits)
     name = clean_file_name(file_name)
     digest = hashlib.sha256(content).hexdigest()
     key = (idempotency_key or "").strip()[:100] or None
     batches = BatchStore(store.session)
-    earlier = _earlier(store, batches, unit["id"], business_type, digest, key)
-    if earlier is not None:
+    with store.reading():
+        earlier = _earlier(batches, unit["id"], business_type, digest, key)
+        if earlier is not None:
+            return result(earlier, tz, duplicate=True)
+    day = f"{now.astimezone(tz):%Y%m%d}"
+    try:
+        with store.unit_of_work():
+            number = batches.next_number(day)
+            batch = batches.add(
+                content, batch_no=f"{BATCH_PREFIX}{day}-{number:06d}", unit_id=unit["id"],
+                business_type=business_type, submitted_at=now, file_name=name, file_sha256=digest,
+                total=0, succeeded=0, failed=0, failures=[], status="queued", rows_read=0,
+                rows_decided=0, attempts=0, account=(actor or {}).get("account"),
+                idempotency_key=key, origin=_origin(unit, actor))
+            out = result(batch, tz)
+            store.commit()
+    except AlreadyTaken:
+        # The same file or key arrived twice at once: the first one won.
+        with store.reading():
+            earlier = _earlier(batches, unit["id"], business_type, digest, key)
+        if earlier is None:
+            raise
         return result(earlier, tz, duplicate=True)
+    log.info("batch %s (%s) of unit %s received: %d bytes, queued",
+             out["batch_no"], business_type, unit["id"], len(content))
+    return out
+
+
+def _earlier(batches, unit_id, business_type, digest, key):
+    """The unit's batch of the same key or the same file, if any."""
+    if key is not None:
+        batch = batches.by_key(unit_id, key)
+        if batch is not None:
+            if (batch.file_sha256, batch.business_type) != (digest, business_type):
+                raise Conflict(KEY_REUSED, {"Idempotency-Key": [KEY_REUSED]})
+            return batch
+    return batches.by_file(unit_id, business_type, digest)
+
+
+# Whole-file refusals, as a failed batch's `error`.
+ERRORS = {UnsupportedFile: "unsupported_file", TooLarge: "too_large", InvalidInput: "invalid_input"}
+INTERRUPTED = "批次处理多次中断，未导入任何数据，请稍后重新上传该文件"
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Work:
+    """How a batch worker works: its name (in the batches it holds), its
+    lease on a batch, and the time."""
+    worker: str
+    lease_seconds: float = 60.0
+    clock: Callable = utcnow
+    max_attempts: int = MAX_ATTEMPTS
+
+
+def process_next(store, work, tz, limits=Limits()):
+    """Take the oldest batch waiting (or left behind by a dead worker) and
+    finish it: read the file, decide every row, and commit the accepted
+    rows' events, their projections and the batch's result in one
+    transaction. Returns the batch number, or None when none was waiting.
+
+    A file refused as a whole fails the batch with its message; nothing of
+    it is appended. A batch taken `max_attempts` times without finishing
+    (its workers died) fails as interrupted. A worker that lost its lease
+    meanwhile commits nothing (LeaseLost): the batch is another's."""
+    batches = BatchStore(store.session)
+    with store.unit_of_work():
+        batch_no = batches.claim(work.worker, work.clock(), work.lease_seconds)
+        store.commit()
+    if batch_no is None:
+        return None
+    with store.reading():
+        batch, content = batches.held(batch_no, work.worker)
+        store.session.expunge(batch)
+    if batch.attempts > work.max_attempts or content is None:
+        _close(store, batches, batch, work, status="failed", error="interrupted", message=INTERRUPTED)
+        log.warning("batch %s failed: taken %d times without finishing", batch_no, batch.attempts - 1)
+        return batch_no
     with no_cyclic_gc():
-        return _import(store, batches, unit, actor, business_type, name, digest, key, content, now, tz,
-                       limits)
+        _process(store, batches, batch, content, work, tz, limits)
+    return batch_no
 
 
-def _import(store, batches, unit, actor, business_type, name, digest, key, content, now, tz, limits):
+def _process(store, batches, batch, content, work, tz, limits):
     started = time.perf_counter()
-    # The sheet's cells are dropped once read into rows: less memory at the peak.
-    rows = read_rows(reader.read(content, limits), business_type)
+    _progress(store, batches, batch, work, status="reading")
+    try:
+        # The sheet's cells are dropped once read into rows: less memory at the peak.
+        rows = read_rows(reader.read(content, limits), batch.business_type)
+    except tuple(ERRORS) as refusal:
+        _close(store, batches, batch, work, status="failed", error=refusal.code, message=refusal.message,
+               reason=(refusal.extra or {}).get("reason"))
+        log.info("batch %s refused as a whole: %s", batch.batch_no, refusal.message)
+        return
+    content = None
     read_at = time.perf_counter()
+    _progress(store, batches, batch, work, status="deciding", rows_read=len(rows), total=len(rows))
     to_declare = [row for row in rows if not row.errors]
-    items = [(KINDS[business_type], row.data) for row in to_declare]
-    for _attempt in range(ATTEMPTS):
-        batch_no = next_batch_no(batches, now, tz)
-        store.rollback()  # end the read: declare_many opens the write transaction
-        outcomes = declaring.declare_many(store, unit, actor, items, now, tz, batch_no=batch_no,
-                                          commit=False, records=False) if items else []
+    items = [(KINDS[batch.business_type], row.data) for row in to_declare]
+    refused_rows = len(rows) - len(to_declare)
+
+    def decided(count):
+        _progress(store, batches, batch, work, rows_decided=refused_rows + count)
+
+    origin = batch.origin or {}
+    unit = {"id": batch.unit_id, **(origin.get("unit") or {"name": None, "credit_code": None})}
+    actor = origin.get("actor") or {"account": batch.account}
+    now = work.clock()
+    outcomes = declaring.declare_many(store, unit, actor, items, now, tz, batch_no=batch.batch_no,
+                                      commit=False, records=False, progress=decided) if items else []
+    # declare_many left its write transaction open (or none, for no items):
+    # the batch's result commits with the events, or nothing does.
+    with store.unit_of_work(append=True):
         refused = {row.number: declaring.rejection_text(outcome)
                    for row, outcome in zip(to_declare, outcomes) if not outcome["ok"]}
         failures = [_failure(row, refused.get(row.number)) for row in rows
                     if row.errors or row.number in refused]
-        store.begin_write()
-        try:
-            batch = batches.add(
-                batch_no=batch_no, unit_id=unit["id"], business_type=business_type,
-                submitted_at=now, file_name=name, file_sha256=digest, total=len(rows),
-                succeeded=len(rows) - len(failures), failed=len(failures), failures=failures,
-                account=(actor or {}).get("account"), idempotency_key=key)
-            store.commit()
-        except IntegrityError:
-            # Another import took this number, or the same file, meanwhile:
-            # everything of this attempt is rolled back.
-            store.rollback()
-            earlier = _earlier(store, batches, unit["id"], business_type, digest, key)
-            if earlier is not None:
-                return result(earlier, tz, duplicate=True)
-            continue
-        log.info("batch %s (%s) of unit %s: %d rows, %d accepted, %d rejected; "
-                 "read %.2f s, declared and recorded %.2f s",
-                 batch_no, business_type, unit["id"], batch.total, batch.succeeded, batch.failed,
-                 read_at - started, time.perf_counter() - read_at)
+        batches.close(batch.batch_no, work.worker, status="done", total=len(rows),
+                      succeeded=len(rows) - len(failures), failed=len(failures), failures=failures,
+                      rows_read=len(rows), rows_decided=len(rows), finished_at=work.clock())
+        store.commit()
+    log.info("batch %s (%s) of unit %s: %d rows, %d accepted, %d rejected; "
+             "read %.2f s, declared and recorded %.2f s",
+             batch.batch_no, batch.business_type, batch.unit_id, len(rows), len(rows) - len(failures),
+             len(failures), read_at - started, time.perf_counter() - read_at)
+
+
+def _origin(unit, actor):
+    """What the worker needs of the upload's unit and actor for the events."""
+    actor = actor or {}
+    return {"unit": {"name": unit.get("name"), "credit_code": unit.get("credit_code")},
+            "actor": {k: actor.get(k) for k in ("account", "request_id", "address")}}
+
+
+def _progress(store, batches, batch, work, **values):
+    """Record how far the batch is, renewing the worker's lease."""
+    lease_until = work.clock() + timedelta(seconds=work.lease_seconds)
+    with store.unit_of_work():
+        batches.update_held(batch.batch_no, work.worker, lease_until=lease_until, **values)
+        store.commit()
+
+
+def _close(store, batches, batch, work, **values):
+    with store.unit_of_work():
+        batches.close(batch.batch_no, work.worker, finished_at=work.clock(), **values)
+        store.commit()
+
+
+def import_batch(store, unit, actor, business_type, file_name, content, now, tz, limits=Limits(),
+                 idempotency_key=None, worker="in-process"):
+    """Submit a file and process it at once in this process: the batch
+    result, or raises the file's refusal (415, 413, 400) as the old
+    synchronous import did. For tools and tests; the service itself only
+    submits, and batch workers process."""
+    submitted = submit(store, unit, actor, business_type, file_name, content, now, tz, limits,
+                       idempotency_key)
+    if submitted.get("duplicate"):
+        return submitted
+    work = Work(worker=worker, clock=lambda: now)
+    while process_next(store, work, tz, limits) not in (None, submitted["batch_no"]):
+        pass
+    with store.reading():
+        batch = BatchStore(store.session).get(unit["id"], submitted["batch_no"])
+        if batch.status == "failed":
+            refusal = {v: k for k, v in ERRORS.items()}.get(batch.error, Conflict)
+            raise refusal(batch.message, {"file": [batch.message]},
+                          {"reason": batch.reason} if batch.reason else None)
         return result(batch, tz)
-    raise Conflict(BUSY)
-
-
-def _earlier(store, batches, unit_id, business_type, digest, key):
-    """The unit's batch of the same key or the same file, if any; the
-    transaction of the read is ended."""
-    try:
-        if key is not None:
-            batch = batches.by_key(unit_id, key)
-            if batch is not None:
-                if (batch.file_sha256, batch.business_type) != (digest, business_type):
-                    raise Conflict(KEY_REUSED, {"Idempotency-Key": [KEY_REUSED]})
-                return batch
-        return batches.by_file(unit_id, business_type, digest)
-    finally:
-        store.rollback()
 
 
 def _failure(row, refused):
@@ -165,18 +287,9 @@ def _failure(row, refused):
             "reason": "；".join(reasons), "values": row.values}
 
 
-def next_batch_no(batches, now, tz):
-    """PL + the business date + "-" + a six-digit number counting that
-    day's batches of the whole platform, e.g. PL20261127-000123."""
-    prefix = f"{BATCH_PREFIX}{now.astimezone(tz):%Y%m%d}-"
-    last = batches.last_number(prefix)
-    number = int(last[len(prefix):]) + 1 if last and last[len(prefix):].isdigit() else 1
-    return f"{prefix}{number:06d}"
-
-
 def result(batch, tz, duplicate=False, with_failures=True):
     out = summary(batch, tz)
-    if with_failures:
+    if with_failures and out["status"] == "done":
         out["failures"] = [{k: f.get(k) for k in ("row", "cert_no", "name", "reason")}
                            for f in batch.failures or []]
     out["duplicate"] = duplicate
@@ -184,13 +297,26 @@ def result(batch, tz, duplicate=False, with_failures=True):
 
 
 def summary(batch, tz):
+    """A batch as the API shows it: while open its status and progress, when
+    done its totals, when failed its message."""
     submitted = utc(batch.submitted_at).astimezone(tz)
-    return {
+    status = batch.status or "done"
+    out = {
         "batch_no": batch.batch_no, "business_type": batch.business_type,
         "submitted_at": submitted.isoformat(), "submitted_date": submitted.date().isoformat(),
-        "file_name": batch.file_name, "total": batch.total,
-        "succeeded": batch.succeeded, "failed": batch.failed,
+        "file_name": batch.file_name, "status": status,
+        "status_label": STATUS_LABELS.get(status, status),
     }
+    if status == "done":
+        out.update(total=batch.total, succeeded=batch.succeeded, failed=batch.failed)
+    elif status == "failed":
+        out.update(total=None, succeeded=0, failed=None, message=batch.message, error=batch.error,
+                   reason=batch.reason)
+    else:
+        out.update(total=batch.total or None, succeeded=None, failed=None,
+                   progress={"rows_read": batch.rows_read or 0, "rows_decided": batch.rows_decided or 0,
+                             "total": batch.total or None})
+    return out
 
 
 # -- records ----------------------------------------------------------------------
@@ -244,6 +370,8 @@ def get_batch(store, unit_id, batch_no, tz):
 def failures_workbook(store, unit_id, batch_no, limits=Limits()):
     """{file_name, content_type, content (base64)} of the batch's failures."""
     batch = _batch(store, unit_id, batch_no)
+    if batch.status not in (None, "done"):
+        raise Conflict(NOT_FINISHED if batch.status != "failed" else NO_ROWS_FAILED)
     data = failures_file.workbook(batch.business_type, batch.failures or [], limits)
     return _file(failures_file.file_name(batch.batch_no), data)
 
