@@ -1,5 +1,5 @@
 # The two commands: `make run` starts the whole suite, `make test` runs the tests.
-# Also: `make lint` (ruff and mypy, seconds), `make bench`, `make bench-city`.
+# Also: `make lint` (ruff, mypy, import contracts: seconds), `make bench`, `make bench-city`.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -28,10 +28,12 @@ bootstrap: venv
 run: bootstrap
 	GATEWAY_PORT=$${PORT:-8000} exec $(BIN)/honcho -f deploy/Procfile -d $(CURDIR) start
 
-# Lint (with import sorting) and type checks; settings in pyproject.toml.
+# Lint (with import sorting) and type checks, settings in pyproject.toml;
+# the import contracts between services (.importlinter).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Everything the tests talk to, started or installed when missing: RabbitMQ
 # and its management API (the tests create virtual hosts through it), the
