@@ -5,5 +5,5 @@ more than one part needs (certificate numbers, credit codes, code tables)."""
 import warnings
 
 # Nameko imports eventlet, which warns that it is deprecated on every start;
-# the pairing is known to work here (see README), so keep logs clean.
+# the pairing is pinned and tested (docs/architecture.md, "Processes"), so keep logs clean.
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
