@@ -1,12 +1,14 @@
 """Hostile uploads through the gateway (issue 10, point 3): every file a unit
-must not be able to import is answered with a clear Chinese 4xx, nothing is
-recorded, the declarations process's memory stays bounded while it refuses
-them, and the platform is still ready afterwards. Formulas are stored as
+must not be able to import is refused with a clear Chinese message — at once
+with a 4xx when it needs no reading, else as a failed batch once a batch
+worker has read it — nothing is declared, the memory of the declarations
+process and of the batch worker stays bounded while they refuse them, and
+the platform is still ready afterwards. Formulas are stored as
 text, never evaluated, and neutralised in every Excel the platform writes.
 
 What each refusal says is tested in tests/unit/test_batch_reader.py and
 tests/http/test_batches_http.py; here they come one after another through
-the gateway while the declarations process's resident memory is sampled.
+the gateway while the processes' resident memory is sampled.
 
 Macro-enabled workbooks (.xlsm, or an .xlsx holding a VBA project) are
 refused with 415: the platform never runs anything in a file, but a macro
@@ -170,33 +172,48 @@ class Sampler(threading.Thread):
         self.join()
 
 
+ERROR_OF = {400: "invalid_input", 413: "too_large", 415: "unsupported_file"}
+
+
 def test_hostile_files_are_refused_with_memory_bounded_and_the_platform_up(suite, fresh_unit):
+    # What needs no reading is refused on receipt by declarations; the rest
+    # is read by a batch worker and ends as a failed batch: both processes'
+    # memory is sampled, and both must still be the same processes after.
     token = fresh_unit["token"]
-    pid = suite.procs["declarations"].pid
+    pids = {name: suite.procs[name].pid for name in ("declarations", "batches")}
     files = [(label, name, make(), status, words) for label, name, make, status, words in HOSTILE]
-    answers = {}
-    with Sampler(pid) as sampler:
+    answers, queued = {}, 0
+    with Sampler(pids["declarations"]) as receiving, Sampler(pids["batches"]) as working:
         for label, name, data, status, words in files:
             assert len(data) < 10 * 1024 * 1024, f"{label} is not under the upload limit"
             r = upload(suite, token, data, name)
-            answers[label] = (r.status_code, r.json())
-    print(f"\ndeclarations peak RSS while refusing: {sampler.peak:.0f} MB "
-          f"(VmHWM since start {rss_mb(pid, 'VmHWM'):.0f} MB)")
+            if r.status_code == 202:
+                queued += 1
+                body = suite.wait_batch(token, r.json()["batch_no"])
+                assert body["status"] == "failed", (label, body)
+                answers[label] = (next(k for k, v in ERROR_OF.items() if v == body["error"]), body)
+            else:
+                answers[label] = (r.status_code, r.json())
+    print(f"\npeak RSS while refusing: declarations {receiving.peak:.0f} MB, batch worker "
+          f"{working.peak:.0f} MB (VmHWM {rss_mb(pids['batches'], 'VmHWM'):.0f} MB)")
     for label, name, data, status, words in files:
         code, body = answers[label]
         assert code == status, f"{label}: {code} {body}"
         assert body["error"] in ("unsupported_file", "too_large", "invalid_input"), (label, body)
         assert words in body["message"], (label, body["message"])
         assert any("\u4e00" <= c <= "\u9fff" for c in body["message"]), (label, body)
-    assert sampler.peak < MEMORY_LIMIT_MB, f"declarations reached {sampler.peak:.0f} MB"
-    # nothing recorded for refused files
-    r = suite.api("GET", "/api/batches", token)
-    assert r.status_code == 200 and r.json()["total"] == 0
+    assert receiving.peak < MEMORY_LIMIT_MB, f"declarations reached {receiving.peak:.0f} MB"
+    assert working.peak < MEMORY_LIMIT_MB, f"the batch worker reached {working.peak:.0f} MB"
+    # nothing declared for refused files; those read by a worker are failed batches
+    r = suite.api("GET", "/api/batches?size=100", token)
+    assert r.status_code == 200 and r.json()["total"] == queued
+    assert all(item["status"] == "failed" for item in r.json()["items"])
     assert suite.api("GET", "/api/declarations", token).json()["total"] == 0
-    # the platform is still up, and the process is the one that refused them
+    # the platform is still up, and the processes are the ones that refused them
     ready = suite.api("GET", "/readyz")
     assert ready.status_code == 200, ready.text
-    assert suite.procs["declarations"].poll() is None and suite.procs["declarations"].pid == pid
+    for name, pid in pids.items():
+        assert suite.procs[name].poll() is None and suite.procs[name].pid == pid, name
 
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "=cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0",
@@ -232,8 +249,8 @@ def test_formulas_are_text_never_evaluated_and_neutralised_in_every_excel_out(su
     rows += [fx.enrolment_row(ids[len(FORMULAS)]), fx.enrolment_row(ids[len(FORMULAS) + 1])]
     data = _with_formula_cells(rows, {(r, address_col): f for r, f in formula_rows.items()})
     r = upload(suite, token, data)
-    assert r.status_code == 201, r.text
-    result = r.json()
+    assert r.status_code == 202, r.text
+    result = suite.wait_batch(token, r.json()["batch_no"])
     assert result["succeeded"] == len(FORMULAS), result
     failed = {f["row"]: f for f in result["failures"]}
     assert set(failed) == set(formula_rows)

@@ -34,7 +34,9 @@ export async function downloadFailures(batchNo, button) {
 export function batchSummary(b) {
   return h("dl", { class: "kv" },
     [["批次号", b.batch_no], ["申报类型", batchTypeLabel(b.business_type)], ["申报时间", fmtDateTime(b.submitted_at)],
-      ["文件名", b.file_name], ["总条数", b.total], ["提交成功条数", b.succeeded], ["提交失败条数", b.failed]]
+      ["文件名", b.file_name], ["处理状态", b.status_label || "已完成"],
+      ...(b.status === "failed" ? [["失败原因", b.message]] :
+        [["总条数", b.total], ["提交成功条数", b.succeeded], ["提交失败条数", b.failed]])]
       .map(([k, v]) => [h("dt", null, k), h("dd", { dataset: { key: k } }, v == null ? "" : String(v))]));
 }
 
@@ -46,8 +48,9 @@ export function openBatch(batchNo) {
   m.footer.prepend(dl);
   api("GET", `/api/batches/${encodeURIComponent(batchNo)}`)
     .then((b) => {
-      dl.hidden = !b.failed;
-      replace(body, batchSummary(b), h("h3", { class: "sub-title" }, "失败数据"), failuresTable(b.failures || []));
+      dl.hidden = !b.failed || b.status === "failed";
+      replace(body, batchSummary(b),
+        b.status === "done" || !b.status ? [h("h3", { class: "sub-title" }, "失败数据"), failuresTable(b.failures || [])] : null);
     })
     .catch((err) => replace(body, errorBlock(err)));
 }
@@ -84,13 +87,14 @@ export function batchList({ type = "", batchNo = "" } = {}) {
           { title: "申报日期", render: (b) => fmtDateTime(b.submitted_at), class: "nowrap" },
           { title: "文件名", key: "file_name" },
           { title: "总条数", render: (b) => String(b.total ?? "") },
-          { title: "提交成功条数", render: (b) => h("span", { class: "status status-ok" }, String(b.succeeded ?? 0)) },
-          { title: "提交失败条数", render: (b) => h("span", { class: b.failed ? "status status-failed" : "" }, String(b.failed ?? 0)) },
+          { title: "提交成功条数", render: (b) => h("span", { class: "status status-ok" }, String(b.succeeded ?? "")) },
+          { title: "提交失败条数", render: (b) => h("span", { class: b.failed ? "status status-failed" : "" }, String(b.failed ?? "")) },
+          { title: "处理状态", render: (b) => h("span", { class: `status ${b.status === "failed" ? "status-failed" : b.status === "done" || !b.status ? "status-ok" : ""}`, title: b.message || "" }, b.status_label || "已完成") },
           {
             title: "操作", class: "nowrap",
             render: (b) => h("span", { class: "row" },
               h("button", { type: "button", class: "btn-link", onclick: () => openBatch(b.batch_no) }, "详情"),
-              b.failed ? h("button", { type: "button", class: "btn-link", onclick: (e) => downloadFailures(b.batch_no, e.currentTarget) }, "下载失败数据") : null),
+              b.failed && b.status === "done" ? h("button", { type: "button", class: "btn-link", onclick: (e) => downloadFailures(b.batch_no, e.currentTarget) }, "下载失败数据") : null),
           },
         ], data.items, { empty: searched() ? "没有符合条件的批次" : "暂无批量提交记录", caption: "批量提交记录" }),
         pager({ page, size, total: data.total, onChange: (p, s) => { page = p; size = s; load(); } }));

@@ -1,7 +1,9 @@
 // 批量城乡居民参保 / 批量城乡居民暂停参保: 【下载模板】; 【导入模板并提交】 with
-// upload progress; a dialog of the results with each failure's reason,
-// 【下载失败数据】, 【查看记录】, 【关闭】; the past submissions below.
-import { download, newKey, upload } from "../api.js";
+// upload progress, then the batch followed through its phases (排队 → 读取 →
+// 逐行办理 → 完成) with a progress bar and counts while a batch worker handles
+// it; a dialog of the results with each failure's reason, 【下载失败数据】,
+// 【查看记录】, 【关闭】; the past submissions below.
+import { download, get, newKey, upload } from "../api.js";
 import { batchList, batchSummary, downloadFailures, failuresTable } from "../batch-list.js";
 import { clearErrors, field, h, modal, showFormError, toast } from "../dom.js";
 
@@ -38,11 +40,28 @@ export function render(root, ctx) {
     progress);
   const history = batchList({ type });
 
-  const setProgress = (fraction, phase) => {
-    const pct = Math.round(fraction * 100);
+  const setBar = (pct, text, label) => {
     bar.style.width = `${pct}%`;
     bar.setAttribute("aria-valuenow", String(pct));
-    progressText.textContent = phase === "processing" ? "上传完成，正在逐行校验并提交，请稍候…" : `正在上传 ${pct}%`;
+    bar.setAttribute("aria-label", label);
+    progressText.textContent = text;
+  };
+  const setProgress = (fraction, phase) => {
+    const pct = Math.round(fraction * 100);
+    setBar(pct, phase === "processing" ? "上传完成，等待登记批次…" : `正在上传 ${pct}%`, "上传进度");
+  };
+  // The batch's own progress, as the worker reports it.
+  const showBatch = (b) => {
+    const p = b.progress || {};
+    if (b.status === "queued") {
+      setBar(0, `批次 ${b.batch_no} 已接收，正在排队等待处理…`, "处理进度");
+    } else if (b.status === "reading") {
+      setBar(5, `批次 ${b.batch_no}：正在读取文件…`, "处理进度");
+    } else if (b.status === "deciding") {
+      const total = p.total || 0;
+      const pct = total ? Math.round((p.rows_decided / total) * 100) : 0;
+      setBar(Math.max(pct, 5), `批次 ${b.batch_no}：正在逐行校验并提交，已办理 ${p.rows_decided} / ${total} 条`, "处理进度");
+    }
   };
 
   form.addEventListener("submit", async (e) => {
@@ -66,9 +85,17 @@ export function render(root, ctx) {
     progress.hidden = false;
     setProgress(0, "upload");
     try {
-      const result = await upload("/api/batches", { business_type: type }, f, { onProgress: setProgress, idempotencyKey: newKey() });
-      progressText.textContent = "导入完成";
+      const received = await upload("/api/batches", { business_type: type }, f, { onProgress: setProgress, idempotencyKey: newKey() });
       file.value = "";
+      history.reload();
+      const result = await follow(received, showBatch);
+      if (result.status === "failed") {
+        progress.hidden = true;
+        history.reload();
+        showFormError(form, { message: result.message, details: { file: [result.message] } });
+        return;
+      }
+      setBar(100, "导入完成", "处理进度");
       showResult(result, ctx, history);
     } catch (err) {
       progress.hidden = true;
@@ -90,6 +117,20 @@ export function render(root, ctx) {
     h("section", { class: "card", "aria-labelledby": "batch-history" },
       h("div", { class: "card-head" }, h("h2", { id: "batch-history" }, "批量提交记录")),
       history.el));
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Poll the batch until a worker has finished it (done or failed).
+async function follow(b, onChange) {
+  let delay = 500;
+  while (b.status && b.status !== "done" && b.status !== "failed") {
+    onChange(b);
+    await sleep(delay);
+    delay = Math.min(delay + 250, 2000);
+    b = { ...(await get(`/api/batches/${encodeURIComponent(b.batch_no)}`)), duplicate: b.duplicate };
+  }
+  return b;
 }
 
 function showResult(b, ctx, history) {
