@@ -20,7 +20,9 @@ from services.residents.projection import apply_event, person_key
 
 log = logging.getLogger(__name__)
 
-PAGE = 500
+PAGE = 500  # events asked of the log per call when filling a gap
+CATCHUP_PAGE = 1000  # per call when catching up (declarations answers at most 1,000)
+APPLY_CHUNK = 500  # events applied in one transaction at most by a catch-up
 
 
 class GapNotFilled(Exception):
@@ -61,10 +63,10 @@ def apply_in_order(store, events, now, observe=None):
             run.append(event)
         if run:
             store.preload(person_key(e) for e in run)
-            with store.session.no_autoflush:  # one flush at commit: inserts go in batches
-                for event in run:
-                    apply_event(store, event, now)
+            for event in run:
+                apply_event(store, event, now)
             position = position_of(run[-1])
+            store.write_applied(position)  # the rows in a few bulk statements
             store.set_checkpoint(position, now)
         store.commit()
         if observe:
@@ -91,7 +93,27 @@ def fetch_range(fetch, after, upto, page=PAGE):
     return events
 
 
-def receive(store, event, fetch, now, observe=None):
+def apply_chunked(store, events, now, observe=None, pause=None, chunk=APPLY_CHUNK):
+    """`apply_in_order` in transactions of at most `chunk` events, calling
+    `pause()` after each (see `catch_up`). Returns (applied, checkpoint)."""
+    events = sorted(events, key=position_of)
+    total, position = 0, None
+    for start in range(0, max(len(events), 1), chunk):
+        part = events[start:start + chunk]
+        applied, position = apply_in_order(store, part, now, observe)
+        total += applied
+        if pause and len(events) > chunk:
+            pause()
+        if applied < len(part) and start + chunk < len(events):
+            # A gap or duplicates inside: the rest is offered to one
+            # transaction, which applies what follows the checkpoint.
+            applied, position = apply_in_order(store, events[start + chunk:], now, observe)
+            total += applied
+            break
+    return total, position
+
+
+def receive(store, event, fetch, now, observe=None, pause=None):
     """Handle one event delivered by the broker. Returns how many events
     were applied (0 for a duplicate; more than 1 when a gap was filled)."""
     at = position_of(event)
@@ -107,7 +129,7 @@ def receive(store, event, fetch, now, observe=None):
             log.info("gap before event %s (checkpoint %s): fetching %s events",
                      at, position, at - position - 1)
             pending = fetch_range(fetch, position, at - 1) + [event]
-        applied, position = apply_in_order(store, pending, now, observe)
+        applied, position = apply_chunked(store, pending, now, observe, pause)
         total += applied
         if position >= at:
             return total
@@ -128,7 +150,8 @@ class Intake:
     acknowledged); if a batch fails, each of its workers applies its own
     event again."""
 
-    def __init__(self):
+    def __init__(self, pause=None):
+        self.pause = pause  # called between the transactions of a long gap fill or catch-up
         self.pending = {}  # position -> event, offered and not yet applied
         self.applied = 0  # the checkpoint as of this process's last commit
         self.head = 0  # the last log position this process has heard of
@@ -159,7 +182,7 @@ class Intake:
         applied, position = apply_in_order(store, batch.values(), now, observe)
         self.applied = max(self.applied, position)
         if at > position:  # beyond a gap that the batch did not close
-            applied += receive(store, event, fetch, now, observe)
+            applied += receive(store, event, fetch, now, observe, self.pause)
             self.applied = max(self.applied, store.checkpoint())
         for waiting, other in batch.items():
             if waiting > self.applied:
@@ -167,22 +190,34 @@ class Intake:
         return applied
 
     def catch_up(self, store, fetch, now, observe=None):
-        applied = catch_up(store, fetch, now, observe)
+        applied = catch_up(store, fetch, now, observe, pause=self.pause)
         self.applied = max(self.applied, store.checkpoint())
         self.head = max(self.head, self.applied)  # the log had nothing more
         return applied
 
 
-def catch_up(store, fetch, now, observe=None, page=PAGE):
-    """Apply everything the log has after the checkpoint. Returns the count."""
+def catch_up(store, fetch, now, observe=None, page=CATCHUP_PAGE, pause=None, chunk=APPLY_CHUNK):
+    """Apply everything the log has after the checkpoint. Returns the count.
+
+    Each page of the log is applied in transactions of at most `chunk`
+    events, and `pause()` (the service passes eventlet.sleep(0)) is called
+    after each: the database driver blocks the whole process while it
+    waits, so short transactions with a pause between them let the RPC
+    workers answer while a long catch-up runs."""
     total = 0
     while True:
         position = store.checkpoint()
         events = sorted(_items(fetch(position, page)), key=position_of)
         if not events:
             return total
-        applied, new_position = apply_in_order(store, events, now, observe)
-        total += applied
+        new_position = position
+        for start in range(0, len(events), chunk):
+            applied, new_position = apply_in_order(store, events[start:start + chunk], now, observe)
+            total += applied
+            if pause:
+                pause()
+            if not applied:
+                break
         if new_position == position:
             # The log answered, but not with position + 1: a hole in the log
             # itself must not make us spin.

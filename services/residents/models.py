@@ -80,3 +80,12 @@ class Checkpoint(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     position: Mapped[int] = mapped_column(Position)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UnitVersion(Base):
+    """The last log position that changed a unit's roster (a person came,
+    left, changed status or name): written with the rows, so a roster total
+    counted at that version stays right until it moves, in every instance."""
+    __tablename__ = "residents_unit_versions"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(Position)

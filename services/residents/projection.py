@@ -1,14 +1,14 @@
 """How each declaration event changes the roster: one function per event
 type, over events in the payload shape of docs/events.md.
 
-Pure rules over the store's rows; ordering, duplicates and gaps are the
-concern of `feed.py`. An event type this service does not know changes
+Pure rules over the store's rows (plain `PersonState` objects that the
+store reads and writes in bulk, not ORM instances); ordering, duplicates and
+gaps are the concern of `feed.py`. An event type this service does not know changes
 nothing (its position is still taken, so the feed moves on).
 """
 from datetime import date, datetime, timezone
 
 from common.events import ENROLLED, INFO_CHANGED, SUSPENDED, TRANSFERRED
-from services.residents.models import Resident, ResidentHistory
 
 # Person fields an event may carry in `data` (docs/events.md: all declared fields).
 PERSON_FIELDS = (
@@ -60,21 +60,21 @@ def _set_person_data(row, values):
 
 
 def _history(event, unit_id, kind, detail, now):
+    """A row of resident_history, as a dict of its columns."""
     cert_type, cert_no = person_key(event)
-    return ResidentHistory(
-        position=event["position"], unit_id=unit_id, cert_type=cert_type, cert_no=cert_no,
-        kind=kind, event_type=event["type"], event_id=str(event.get("event_id") or ""),
-        occurred_at=parse_time(event["occurred_at"]), record_id=event.get("record_id"),
-        batch_no=event.get("batch_no"), detail=detail, projected_at=now,
-    )
+    return {
+        "position": event["position"], "unit_id": unit_id, "cert_type": cert_type, "cert_no": cert_no,
+        "kind": kind, "event_type": event["type"], "event_id": str(event.get("event_id") or ""),
+        "occurred_at": parse_time(event["occurred_at"]), "record_id": event.get("record_id"),
+        "batch_no": event.get("batch_no"), "detail": detail, "projected_at": now,
+    }
 
 
 def _row(store, event):
     cert_type, cert_no = person_key(event)
-    row = store.person(cert_type, cert_no)
+    row = store.person_state(cert_type, cert_no)
     if row is None:
-        row = Resident(cert_type=cert_type, cert_no=cert_no, name=(event.get("person") or {}).get("name") or "")
-        store.add_person(row)
+        row = store.new_person(cert_type, cert_no, (event.get("person") or {}).get("name") or "")
     return row
 
 
@@ -105,7 +105,7 @@ def transferred(store, event, now):
     if from_unit is None:
         # The log said where the person was; the roster knows it too.
         cert_type, cert_no = person_key(event)
-        existing = store.person(cert_type, cert_no)
+        existing = store.person_state(cert_type, cert_no)
         from_unit = existing.unit_id if existing is not None else None
     _make_active(store, event, to_unit)
     store.add_history(_history(event, to_unit, "transfer_in", {}, now))

@@ -1,17 +1,20 @@
 """Storage API of the residents service: every read and write of its tables."""
+import json
 import weakref
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import bindparam, func, insert as insert_, select, tuple_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services.residents.models import Checkpoint, Resident, ResidentHistory
+from services.residents.models import Checkpoint, Resident, ResidentHistory, UnitVersion
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 
 FEED = "declarations"  # the one log this service follows
 _LOCK_CHECKPOINT = select(Checkpoint.position).where(Checkpoint.name == FEED).with_for_update()
 _CHECKPOINT = select(Checkpoint.position).where(Checkpoint.name == FEED)
-# Roster totals per engine, by (unit, filters): (checkpoint when counted, total).
+_UNIT_VERSION = select(UnitVersion.position).where(UnitVersion.unit_id == bindparam("unit_id"))
+# Roster totals per engine, by (unit, filters): (unit version when counted, total).
 _COUNTS = weakref.WeakKeyDictionary()
 _COUNTS_MAX = 10_000
 
@@ -19,21 +22,90 @@ _COUNTS_MAX = 10_000
 # log position that set it (persons declared in one second keep log order).
 ROSTER_ORDER = (Resident.since.desc(), Resident.status_position.desc())
 
+_RESIDENT = Resident.__table__
+_HISTORY = ResidentHistory.__table__
+RESIDENT_COLUMNS = tuple(c.name for c in _RESIDENT.columns)  # cert_type, cert_no first (the key)
+assert RESIDENT_COLUMNS[:2] == ("cert_type", "cert_no")
+HISTORY_COLUMNS = tuple(c.name for c in _HISTORY.columns if c.name != "id")
 
+
+def _pg_type(column):
+    """The PostgreSQL array element type of a column, for unnest(): without
+    a length (a cast to varchar(n) would cut a longer value silently; the
+    insert into the column refuses it, as an ORM insert did)."""
+    kind = column.type.compile(dialect=_PG_DIALECT).lower()
+    return "varchar" if kind.startswith("varchar") else kind
+
+
+def _unnest(table, names):
+    """`SELECT * FROM unnest(%(a)s::type[], ...)`: rows from one array per column."""
+    arrays = ", ".join(f"%({n})s::{_pg_type(table.c[n])}[]" for n in names)
+    return f"SELECT * FROM unnest({arrays})"
+
+
+_PG_DIALECT = postgresql.dialect()
+# The rows of a batch's persons: one join of the primary key against the keys' arrays.
+_PG_PRELOAD = (
+    f"SELECT {', '.join('r.' + c for c in RESIDENT_COLUMNS)} FROM {_RESIDENT.name} r "
+    "JOIN unnest(%(types)s::varchar[], %(nos)s::varchar[]) AS k(cert_type, cert_no) "
+    "ON r.cert_type = k.cert_type AND r.cert_no = k.cert_no"
+)
+# Persons created or changed by a batch: one statement, whatever their number.
+_PG_UPSERT = (
+    f"INSERT INTO {_RESIDENT.name} ({', '.join(RESIDENT_COLUMNS)}) {_unnest(_RESIDENT, RESIDENT_COLUMNS)} "
+    "ON CONFLICT (cert_type, cert_no) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in RESIDENT_COLUMNS[2:])
+)
+_PG_HISTORY = (
+    f"INSERT INTO {_HISTORY.name} ({', '.join(HISTORY_COLUMNS)}) "
+    + _unnest(_HISTORY, HISTORY_COLUMNS).replace("%(detail)s::json[]", "%(detail)s::text[]::json[]")
+)
+
+
+class PersonState:
+    """A row of `residents` as the projection reads and changes it: plain
+    attributes (the table's columns), written back in bulk when changed."""
+
+    __slots__ = RESIDENT_COLUMNS + ("loaded_unit", "_original")
+
+    def __init__(self, **values):
+        for column in RESIDENT_COLUMNS:
+            setattr(self, column, values.get(column))
+        self.loaded_unit = None  # the unit as read from the database (None: a new row)
+        self._original = None  # the column values as read (None: a new row)
+
+    @classmethod
+    def loaded(cls, values):
+        state = cls(**dict(zip(RESIDENT_COLUMNS, values)))
+        state.written()
+        return state
+
+    def values(self):
+        return {c: getattr(self, c) for c in RESIDENT_COLUMNS}
+
+    def changed(self):
+        return self._original is None or self._original != tuple(getattr(self, c) for c in RESIDENT_COLUMNS)
+
+    def written(self):
+        self._original = tuple(getattr(self, c) for c in RESIDENT_COLUMNS)
+        self.loaded_unit = self.unit_id
 
 
 class RosterStore:
     def __init__(self, session):
         self.session = session
-        self._persons = {}  # (cert_type, cert_no) -> Resident or None, in this transaction
+        self._persons = {}  # (cert_type, cert_no) -> PersonState or None, in this transaction
+        self._history = []  # resident_history rows to write, in this transaction
 
     def commit(self):
         self.session.commit()
         self._persons.clear()
+        self._history.clear()
 
     def rollback(self):
         self.session.rollback()
         self._persons.clear()
+        self._history.clear()
 
     # the feed's checkpoint
     def begin_apply(self):
@@ -42,6 +114,11 @@ class RosterStore:
         instances never apply the same position, and returns the position."""
         if not self.session.in_transaction():
             self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        if self._postgres():
+            # The commit need not wait for the WAL flush: a crash loses at
+            # most the last transactions whole, checkpoint included, and the
+            # feed applies their events again from the log.
+            self.session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         position = self.session.execute(_LOCK_CHECKPOINT).scalar()
         if position is None:
             insert = (pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert)
@@ -61,31 +138,95 @@ class RosterStore:
         self.session.rollback()  # end the read, so no snapshot is held
         return position or 0
 
-    # persons
+    # persons, as the projection changes them (bulk reads and writes)
     def preload(self, keys):
         """Read the rows of the persons `keys` ((cert_type, cert_no) pairs)
-        in one query per 500, so that applying a batch of events does not
-        ask the database person by person."""
+        as PersonState objects, so that applying a batch of events asks the
+        database once (PostgreSQL: one join against the arrays of keys;
+        SQLite: one query per 500 keys), not person by person."""
         keys = [k for k in set(keys) if k not in self._persons and None not in k]
+        if not keys:
+            return
+        self._persons.update(dict.fromkeys(keys))
+        if self._postgres():
+            rows = self.session.connection().exec_driver_sql(
+                _PG_PRELOAD, {"types": [k[0] for k in keys], "nos": [k[1] for k in keys]})
+            self._loaded(rows)
+            return
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            self._persons.update(dict.fromkeys(chunk))
-            rows = self.session.scalars(select(Resident).where(
-                tuple_(Resident.cert_type, Resident.cert_no).in_(chunk)))
-            self._persons.update(((r.cert_type, r.cert_no), r) for r in rows)
+            self._loaded(self.session.execute(select(*_RESIDENT.c).where(
+                tuple_(_RESIDENT.c.cert_type, _RESIDENT.c.cert_no).in_(chunk))))
+
+    def _loaded(self, rows):
+        for values in rows:
+            state = PersonState.loaded(values)
+            self._persons[(state.cert_type, state.cert_no)] = state
+
+    def _postgres(self):
+        return self.session.get_bind().dialect.name == "postgresql"
 
     def person(self, cert_type, cert_no):
-        key = (cert_type, cert_no)
-        if key in self._persons:
-            return self._persons[key]
-        return self.session.get(Resident, key)
+        """The person's row (a Resident), for reading."""
+        return self.session.get(Resident, (cert_type, cert_no))
 
-    def add_person(self, row):
-        self.session.add(row)
-        self._persons[(row.cert_type, row.cert_no)] = row
+    def person_state(self, cert_type, cert_no):
+        """The person's row as the apply transaction sees it (None if there
+        is none), for the projection to change: written by `write_applied`."""
+        key = (cert_type, cert_no)
+        if key not in self._persons:
+            if None in key:
+                return None
+            self.preload([key])
+        return self._persons[key]
+
+    def new_person(self, cert_type, cert_no, name):
+        state = PersonState(cert_type=cert_type, cert_no=cert_no, name=name)
+        self._persons[(cert_type, cert_no)] = state
+        return state
 
     def add_history(self, row):
-        self.session.add(row)
+        """A resident_history row (a dict of its columns), written by `write_applied`."""
+        self._history.append(row)
+
+    def write_applied(self, position):
+        """Within the apply transaction: write the persons the projection
+        created or changed and the history rows it added, in a few bulk
+        statements (PostgreSQL: one upsert from arrays and one insert from
+        arrays; SQLite: executemany), and move the version of every unit
+        whose roster changed to `position`. Returns those units."""
+        changed = [s for s in self._persons.values() if s is not None and s.changed()]
+        history, self._history = self._history, []
+        units = {s.unit_id for s in changed} | {s.loaded_unit for s in changed} | {h["unit_id"] for h in history}
+        units.discard(None)
+        if changed:
+            if self._postgres():
+                columns = {c: [getattr(s, c) for s in changed] for c in RESIDENT_COLUMNS}
+                self.session.connection().exec_driver_sql(_PG_UPSERT, columns)
+            else:
+                insert = sqlite_insert(_RESIDENT)
+                upsert = insert.on_conflict_do_update(
+                    index_elements=[_RESIDENT.c.cert_type, _RESIDENT.c.cert_no],
+                    set_={c: insert.excluded[c] for c in RESIDENT_COLUMNS[2:]})
+                self.session.execute(upsert, [s.values() for s in changed])
+            for state in changed:
+                state.written()
+        if history:
+            if self._postgres():
+                columns = {c: [h[c] for h in history] for c in HISTORY_COLUMNS}
+                columns["detail"] = [json.dumps(d, ensure_ascii=False) for d in columns["detail"]]
+                self.session.connection().exec_driver_sql(_PG_HISTORY, columns)
+            else:
+                self.session.execute(insert_(_HISTORY), history)
+        if units:
+            insert = (pg_insert if self._postgres() else sqlite_insert)(UnitVersion)
+            self.session.execute(
+                insert.on_conflict_do_update(index_elements=[UnitVersion.unit_id],
+                                             set_={"position": insert.excluded.position}),
+                [{"unit_id": unit, "position": position} for unit in sorted(units)])
+        if self.session.identity_map:
+            self.session.expire_all()  # Residents read before are reloaded with what was written
+        return units
 
     def history(self, unit_id, cert_type, cert_no):
         return list(self.session.scalars(
@@ -124,25 +265,26 @@ class RosterStore:
         return total, rows
 
     def _count(self, query, unit_id, filters):
-        """COUNT of a roster query, reused while the checkpoint stays where
-        it was when it was counted: rows change only in the transactions
-        that apply events, and those move the checkpoint. (Counting 50,000
-        index entries takes ~7 ms on SQLite; a page of 20 takes 0.3 ms.)
-        The checkpoint is read before counting, so a count is never filed
-        under a checkpoint older than the rows it counted."""
-        position = self.session.scalar(_CHECKPOINT)
+        """COUNT of a roster query, reused while the unit's version (the
+        last position that changed its roster, written in the transactions
+        that apply events) stays where it was when it was counted: a
+        catch-up that moves the checkpoint through other units' events
+        leaves this unit's total as it is. (Counting 50,000 index entries
+        takes ~7 ms on SQLite; a page of 20 takes 0.3 ms.) The version is
+        read before counting, so a count is never filed under a version
+        older than the rows it counted."""
+        position = self.session.scalar(_UNIT_VERSION, {"unit_id": unit_id}) or 0
         engine = self.session.get_bind()
         engine = getattr(engine, "engine", engine)
         counts = _COUNTS.setdefault(engine, {})
         key = (unit_id, tuple(sorted((k, str(v)) for k, v in filters.items() if v)))
         cached = counts.get(key)
-        if cached is not None and position is not None and cached[0] == position:
+        if cached is not None and cached[0] == position:
             return cached[1]
         total = self.session.scalar(select(func.count()).select_from(query.subquery()))
-        if position is not None:
-            if len(counts) >= _COUNTS_MAX:
-                counts.clear()
-            counts[key] = (position, total)
+        if len(counts) >= _COUNTS_MAX:
+            counts.clear()
+        counts[key] = (position, total)
         return total
 
     def roster_stream(self, unit_id, chunk=2000, **filters):

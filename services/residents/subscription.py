@@ -87,6 +87,13 @@ class MeteredIntake(Intake):
         CONSUMER_LAG.labels(CONSUMER).set(self.lag())
 
 
+def yield_to_others():
+    """Between two apply transactions of a long catch-up or gap fill: the
+    database driver blocks the whole process while it waits, so the RPC
+    workers (roster, person, lookup) get their turn here."""
+    eventlet.sleep(0)
+
+
 class Serial(DependencyProvider):
     """One lock and one feed.Intake per container: events are applied by
     one worker at a time, in batches of what arrived together (a second
@@ -94,7 +101,7 @@ class Serial(DependencyProvider):
 
     def __init__(self):
         self.lock = Semaphore(1)
-        self.intake = MeteredIntake()
+        self.intake = MeteredIntake(pause=yield_to_others)
 
     def get_dependency(self, worker_ctx):
         return self
