@@ -294,8 +294,8 @@ def start_suite(extra_env=None, instances=None, database="sqlite"):
     database per service, migrated, dropped after)."""
     if database not in ("sqlite", "postgresql"):
         raise ValueError(f"unknown database {database!r}")
-    if set(instances or {}) - set(SERVICES):  # the gateway has one port
-        raise ValueError(f"several instances only of {', '.join(SERVICES)}")
+    if set(instances or {}) - set(SERVICES) - set(WORKERS):  # the gateway has one port
+        raise ValueError(f"several instances only of {', '.join(SERVICES + WORKERS)}")
 
     @contextlib.contextmanager
     def run():
