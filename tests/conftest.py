@@ -1,7 +1,36 @@
-"""Fixtures shared by all test folders."""
+"""Fixtures shared by all test folders, and the Hypothesis profile of the suite."""
+import os
+
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 
 from tests.databases import postgres_database, sqlite_database
+
+# `make test` must give the same answer on every run, on a loaded machine:
+# the "ci" profile (the default) draws the same examples every time
+# (derandomize: a seed fixed per test), has no per-example deadline and no
+# time-based health check (a slow machine is not a failing test), keeps no
+# example database between runs (which would change what is drawn), and
+# prints the blob that reproduces a failure. HYPOTHESIS_PROFILE=explore
+# searches with fresh random examples instead (run it by hand, not in CI).
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore",
+    derandomize=False,
+    deadline=None,
+    print_blob=True,
+    max_examples=500,
+    phases=list(Phase),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

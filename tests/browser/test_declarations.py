@@ -27,7 +27,7 @@ def enrol_by_api(suite, token, i, **overrides):
     return body
 
 
-def wait_lookup(suite, token, body, status, timeout=15):
+def wait_lookup(suite, token, body, status, timeout=60):
     """The roster follows the declaration log by events: wait until it has."""
     deadline = time.time() + timeout
     while True:

@@ -79,7 +79,7 @@ def residents(configs, container_factory):
                 return conn.execute(text(
                     "SELECT position, kind FROM resident_history ORDER BY id")).all()
 
-        def wait_for(self, position, timeout=20):
+        def wait_for(self, position, timeout=60):
             deadline = time.time() + timeout
             while self.checkpoint() < position:
                 assert time.time() < deadline, f"residents stopped at {self.checkpoint()}"
@@ -93,6 +93,19 @@ def publish(configs, event):
     event_dispatcher(configs["residents"])("declarations", event["type"], event)
 
 
+def sentinel(configs, log, residents, person):
+    """Declare one more event and publish it behind the others, then wait
+    until residents applied it: the queue hands messages over in order, so
+    every message published before it has reached residents by then (no
+    sleep that hopes so). Returns its position."""
+    log.declare("change", {"cert_type": "01", "cert_no": person["cert_no"], "name": person["name"],
+                           "changes": {"address": "泉州市丰泽区东海街道哨兵路1号"}})
+    last = log.events[-1]
+    publish(configs, last)
+    residents.wait_for(last["position"])
+    return last["position"]
+
+
 def test_the_same_message_delivered_twice_is_applied_once(configs, log, residents):
     log.declare("enrol", enrolment(1))
     log.declare("change", {"cert_type": "01", "cert_no": id_number(1), "name": enrolment(1)["name"],
@@ -103,12 +116,12 @@ def test_the_same_message_delivered_twice_is_applied_once(configs, log, resident
     publish(configs, second)
     publish(configs, first)
     residents.wait_for(2)
-    time.sleep(0.5)  # let the late duplicate arrive too
-    assert residents.history() == [(1, "new_enrolment"), (2, "change")]
+    last = sentinel(configs, log, residents, enrolment(1))  # the late duplicate arrived too
+    assert residents.history() == [(1, "new_enrolment"), (2, "change"), (last, "change")]
     with ServiceRpcProxy("residents", configs["residents"]) as proxy:
         person = proxy.person(U["id"], "01", id_number(1))
     assert person["phone"] == "13912345678"
-    assert [h["position"] for h in person["history"]] == [2, 1]
+    assert [h["position"] for h in person["history"]] == [last, 2, 1]
 
 
 def test_position_n_plus_2_before_n_plus_1_fills_the_gap_and_applies_both_in_order(
@@ -124,8 +137,8 @@ def test_position_n_plus_2_before_n_plus_1_fills_the_gap_and_applies_both_in_ord
     publish(configs, three)  # N+2 first: N+1 comes from declarations.events_after
     residents.wait_for(3)
     publish(configs, two)  # N+1 arriving late is a duplicate now
-    time.sleep(0.5)
-    assert residents.history() == [(1, "new_enrolment"), (2, "suspension"), (3, "resume")]
+    last = sentinel(configs, log, residents, person)
+    assert residents.history() == [(1, "new_enrolment"), (2, "suspension"), (3, "resume"), (last, "change")]
     with ServiceRpcProxy("residents", configs["residents"]) as proxy:
         row = proxy.roster(U["id"], {"cert_no": id_number(2)}, 1, 20)["items"][0]
     assert row["status"] == "active"

@@ -1,6 +1,15 @@
 """Residents is stopped during 1,000 declarations: after it starts again, and
 even after it is killed while catching up, its roster equals what the log
-says (unit, status and name of every person)."""
+says (unit, status and name of every person).
+
+The kill is proven to land mid-catch-up: the process is frozen (SIGSTOP) as
+soon as its checkpoint has moved, the checkpoint is read from its database
+while nothing can change it, it must lie strictly between where the
+catch-up started and the end of the log, and only then is the frozen
+process killed (SIGKILL). A small RESIDENTS_ROSTER_PREFETCH makes the
+catch-up a few hundred transactions, not a handful, so there is a middle to
+land in however fast the machine is."""
+import os
 import signal
 import sqlite3
 import time
@@ -17,7 +26,7 @@ DECLARATIONS = 1000
 
 @pytest.fixture
 def suite():
-    with start_suite({"RESIDENTS_CATCHUP_INTERVAL": "2"}) as s:
+    with start_suite({"RESIDENTS_CATCHUP_INTERVAL": "2", "RESIDENTS_ROSTER_PREFETCH": "5"}) as s:
         s.admin_token = s.login("admin", ADMIN_PASSWORD)
         yield s
 
@@ -46,13 +55,22 @@ def declare_all(suite, steps):
 
 
 def residents_checkpoint(suite):
+    """The roster's checkpoint, read from residents' database (WAL: a reader
+    never waits for the writer, frozen or not)."""
     path = suite.env["RESIDENTS_DATABASE_URL"].removeprefix("sqlite:///")
-    try:
-        with sqlite3.connect(path, timeout=5) as db:
-            row = db.execute("SELECT position FROM residents_checkpoint").fetchone()
-            return row[0] if row else 0
-    except sqlite3.Error:
-        return 0
+    with sqlite3.connect(path, timeout=30) as db:
+        row = db.execute("SELECT position FROM residents_checkpoint").fetchone()
+        return row[0] if row else 0
+
+
+def wait_until(condition, message, cap):
+    """Poll `condition` until true; fail after `cap` seconds with `message`
+    (a string or a function that returns one)."""
+    deadline = time.monotonic() + cap
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message() if callable(message) else message} (after {cap} s)")
+        time.sleep(0.01)
 
 
 def roster_of(suite, unit):
@@ -76,22 +94,29 @@ def test_residents_down_during_1000_declarations_catches_up_to_the_log(suite):
     declare_all(suite, then)
     log = read_log(suite, suite.admin_token)
     last = log[-1]["position"]
-    assert residents_checkpoint(suite) < last
+    started_at = residents_checkpoint(suite)
+    assert started_at < last - DECLARATIONS // 2
 
-    # Start it, and kill it hard while it is catching up.
+    # Start it, and kill it hard while it is catching up: freeze it as soon
+    # as the checkpoint moved, read where it is, then kill it.
     suite.start_process("residents")
-    deadline = time.time() + 60
-    while residents_checkpoint(suite) < min(last, 50) and time.time() < deadline:
-        time.sleep(0.02)
+    process = suite.procs["residents"]
+    wait_until(lambda: residents_checkpoint(suite) > started_at or process.poll() is not None,
+               "residents did not start catching up", cap=180)
+    assert process.poll() is None, suite.log_tail("residents")
+    os.killpg(process.pid, signal.SIGSTOP)
+    killed_at = residents_checkpoint(suite)  # nothing moves it any more
     suite.stop_process("residents", sig=signal.SIGKILL)
-    killed_at = residents_checkpoint(suite)
+    print(f"\nresidents killed at checkpoint {killed_at} (caught up from {started_at} to {last})")
+    assert started_at < killed_at < last, \
+        f"the kill did not land mid-catch-up: checkpoint {killed_at}, caught up from {started_at} to {last}"
 
     suite.start_process("residents")
-    suite.wait_ready()
-    deadline = time.time() + 120
-    while residents_checkpoint(suite) < last and time.time() < deadline:
-        time.sleep(0.2)
-    assert residents_checkpoint(suite) == last, (killed_at, suite.log_tail("residents"))
+    suite.wait_ready(timeout=180)
+    wait_until(lambda: residents_checkpoint(suite) >= last,
+               lambda: f"residents did not catch up after the kill at {killed_at}:\n{suite.log_tail('residents')}",
+               cap=300)
+    assert residents_checkpoint(suite) == last
 
     expected = fold(log)
     roster = {**roster_of(suite, a), **roster_of(suite, b)}

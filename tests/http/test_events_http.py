@@ -78,7 +78,7 @@ def test_the_feed_and_the_broker_carry_the_same_events(suite, downstream, fresh_
         suite.api("POST", "/api/declarations/enrolment", fresh_unit["token"], json=body)
         suite.api("POST", "/api/declarations/suspension", fresh_unit["token"], json={
             "cert_type": "01", "cert_no": body["cert_no"], "name": body["name"], "reason": "02"})
-        got, deadline = [], time.time() + 20
+        got, deadline = [], time.time() + 60
         while len(got) < 2 and time.time() < deadline:
             message = queue.get(no_ack=True)
             if message is None:

@@ -262,7 +262,7 @@ def test_formulas_are_text_never_evaluated_and_neutralised_in_every_excel_out(su
     stored = [suite.api("GET", f"/api/declarations/{item['record_id']}", token).json()["data"]["address"]
               for item in items]
     assert sorted(stored) == sorted(FORMULAS)
-    deadline = time.time() + 30  # the roster follows the event log
+    deadline = time.time() + 60  # the roster follows the event log
     while suite.api("GET", "/api/residents?size=1", token).json()["total"] < len(FORMULAS):
         assert time.time() < deadline, "the roster did not catch up"
         time.sleep(0.2)

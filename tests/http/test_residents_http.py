@@ -43,8 +43,9 @@ def roster(suite, unit, **params):
     return r.json()
 
 
-def wait_for_roster(suite, unit, predicate, timeout=20, **params):
-    """The roster follows the log within milliseconds; tests wait for it."""
+def wait_for_roster(suite, unit, predicate, timeout=60, **params):
+    """The roster follows the log within milliseconds; tests wait for it
+    (with a cap a loaded machine cannot reach)."""
     deadline = time.time() + timeout
     while True:
         page = roster(suite, unit, **params)

@@ -16,6 +16,15 @@ its own test and a new endpoint is fuzzed without anyone listing it.
 Bounded and deterministic: `MAX_EXAMPLES` examples per operation, role and
 mode, hypothesis derandomized (fixed seed per test), no example database.
 
+The two modes run apart, so that neither can silently crowd out the other:
+every operation gets its positive run, and every operation with an input
+that can be made invalid (a body, a query parameter, a path parameter that
+is not free text) gets its negative run, which must have sent invalid
+requests that the rejection check judged. Operations without such an input
+are asserted to be exactly those schemathesis cannot make invalid, not
+skipped on an exception. Only the time-based health checks are suppressed:
+one that says generation failed fails the test.
+
 Tokens: logout revokes the token it is sent with and a password change
 revokes the account's other tokens (and too many wrong old passwords lock the
 account), so those two operations get an account and token of their own per
@@ -27,7 +36,8 @@ import uuid
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -88,13 +98,23 @@ def _own_token(suite, role):
     return suite.login(_create_admin(suite, password), password)
 
 
-def _strategy(operation):
-    modes = [operation.as_strategy(generation_mode=GenerationMode.POSITIVE)]
-    try:
-        modes.append(operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
-    except Exception:  # an operation with nothing to make invalid (no parameters, no body)
-        pass
-    return st.one_of(modes)
+def _negatable(operation):
+    """Whether the operation has an input schemathesis can make invalid in a
+    request: a body, a query parameter, or a path parameter that is not a
+    free string (an empty string cannot be sent as a path segment). Headers
+    do not count: the test sets the only one that matters (Authorization)."""
+    if operation.body is not None and len(list(operation.body)):
+        return True
+    if list(operation.query):
+        return True
+    return any((parameter.definition.get("schema") or {}).get("type") != "string"
+               for parameter in operation.path_parameters)
+
+
+NEGATABLE = [operation for operation in OPERATIONS if _negatable(operation)]
+SETTINGS = dict(derandomize=True, database=None, deadline=None,
+                phases=[Phase.explicit, Phase.generate], print_blob=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 def _rejection_expected(case, operation):
@@ -115,24 +135,71 @@ def _rejection_expected(case, operation):
     return False
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("operation", OPERATIONS, ids=_id)
-def test_every_answer_conforms_to_the_document(suite, shared_tokens, role, operation):
+def _run(suite, shared_tokens, role, operation, mode):
+    """Send MAX_EXAMPLES requests of `mode` and validate every answer; the
+    cases sent, each with whether its rejection was checked."""
     own = (operation.method.upper(), operation.path) in OWN_ACCOUNT
     token = _own_token(suite, role) if own else shared_tokens[role]
     headers = {"Authorization": f"Bearer {token}"}
     sent = []
 
-    @settings(max_examples=MAX_EXAMPLES, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], print_blob=False,
-              suppress_health_check=list(HealthCheck))
-    @given(case=_strategy(operation))
+    @settings(max_examples=MAX_EXAMPLES, **SETTINGS)
+    # The Authorization header is given, not generated: an invalid one would
+    # be replaced anyway, and a negative case spent on it would test nothing.
+    @given(case=operation.as_strategy(generation_mode=mode, headers=headers))
     def run(case):
         checks = list(CHECKS)
-        if case.meta and case.meta.generation.mode.is_negative and _rejection_expected(case, operation):
+        negative = bool(case.meta and case.meta.generation.mode.is_negative)
+        judged = negative and _rejection_expected(case, operation)
+        if judged:
             checks.append(negative_data_rejection)
         case.call_and_validate(base_url=suite.url, headers=headers, checks=checks, timeout=60)
-        sent.append(case)
+        sent.append((negative, judged))
 
     run()
+    return sent
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("operation", OPERATIONS, ids=_id)
+def test_every_valid_request_is_answered_as_documented(suite, shared_tokens, role, operation):
+    sent = _run(suite, shared_tokens, role, operation, GenerationMode.POSITIVE)
     assert sent, "no request was sent"
+    assert not any(negative for negative, _ in sent), "the positive run sent invalid requests"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("operation", NEGATABLE, ids=_id)
+def test_every_invalid_request_is_refused_as_documented(suite, shared_tokens, role, operation):
+    sent = _run(suite, shared_tokens, role, operation, GenerationMode.NEGATIVE)
+    negatives = sum(1 for negative, _ in sent if negative)
+    judged = sum(1 for _, j in sent if j)
+    assert negatives == len(sent) > 0, f"{negatives} of {len(sent)} requests were invalid"
+    assert judged > 0, f"none of the {negatives} invalid requests had an invalid body, path or query"
+
+
+@pytest.mark.parametrize("operation", [o for o in OPERATIONS if not _negatable(o)], ids=_id)
+def test_operations_left_out_of_the_negative_run_have_nothing_to_make_invalid(operation):
+    """No request is sent: the negative strategy is drawn from, offline, to
+    show that it cannot produce a request the rejection check would judge
+    (so leaving the operation out drops nothing)."""
+    judged = []
+
+    @settings(max_examples=MAX_EXAMPLES, **SETTINGS)
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    def draw(case):
+        judged.append(bool(case.meta and case.meta.generation.mode.is_negative
+                           and _rejection_expected(case, operation)))
+
+    try:
+        draw()
+    except Unsatisfiable:
+        return  # nothing at all to make invalid (no parameters, no body)
+    assert judged and not any(judged), "schemathesis can make this operation invalid: it belongs in NEGATABLE"
+
+
+def test_the_negative_run_covers_the_operations_with_constrained_input():
+    assert len(NEGATABLE) >= len(OPERATIONS) // 2
+    for method, path in [("POST", "/api/declarations/enrolment"), ("GET", "/api/residents"),
+                         ("GET", "/api/notices/{notice_id}"), ("POST", "/api/auth/login")]:
+        assert any(_id(o) == f"{method} {path}" for o in NEGATABLE), (method, path)

@@ -173,7 +173,7 @@ def probe(relay_config):
     queue.declare()
 
     class Probe:
-        def take(self, n, timeout=20):
+        def take(self, n, timeout=60):
             got, deadline = [], time.time() + timeout
             while len(got) < n and time.time() < deadline:
                 message = queue.get(no_ack=True)
@@ -262,13 +262,14 @@ def test_downstream_queues_named_in_the_settings_are_declared_and_a_conflict_sto
 def test_the_residents_queue_is_single_active_consumer(container_factory, relay_config, log_engine):
     declare(log_engine, 0, 1)
     container_factory(OutboxRelay, relay_config).start()
-    deadline = time.time() + 10
-    while time.time() < deadline:
+    deadline = time.time() + 60
+    while True:
         try:
             if queue_depth(relay_config, PLATFORM_QUEUES["residents"]) == 1:
                 break
         except Exception:  # not declared yet
             pass
+        assert time.time() < deadline, "the relay never published to the residents queue"
         time.sleep(0.05)
     with Connection(relay_config["AMQP_URI"]) as conn:
         # Declaring it without the argument is refused: the queue has it.

@@ -91,7 +91,7 @@ class Running:
         self.connection.release()
 
 
-def wait_for(check, timeout=20):
+def wait_for(check, timeout=60):
     deadline = time.time() + timeout
     while not check():
         assert time.time() < deadline, "condition not met in time"

@@ -59,7 +59,7 @@ def residents(configs):
         yield proxy
 
 
-def wait_for(check, timeout=20):
+def wait_for(check, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = check()

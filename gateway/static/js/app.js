@@ -219,6 +219,18 @@ async function route() {
     container = clear(shell.main);
     container.append(loadingBlock());
   }
+  if (!r.public) {
+    // Every screen behind the login shows or checks codes: the tables come
+    // from the platform (GET /api/codes), fetched once and kept.
+    try {
+      await loadCodes();
+    } catch (err) {
+      console.warn("code tables not loaded", err);
+      if (seq === renderSeq) replace(container, errorBlock({ message: "代码表加载失败，请检查网络后重试" }, () => route()));
+      return;
+    }
+    if (seq !== renderSeq) return;
+  }
   let mod;
   try {
     mod = await import(`./screens/${r.screen}.js`);
@@ -249,5 +261,5 @@ function replace(el, ...children) {
 }
 
 window.addEventListener("hashchange", route);
-loadCodes();
+loadCodes().catch(() => { /* route() asks again and says so */ });
 route();
