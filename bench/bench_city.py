@@ -4,6 +4,7 @@ read, export, take an enrolment campaign's peak and rebuild at each size.
     python -m bench.bench_city [--persons 2000000] [--quick] [--checkpoints 100000,500000,2000000]
                                [--plans bench/city-plans.txt] [--samples 200] [--uploaders 6]
                                [--instances batches=2] [--env NAME=VALUE] [--max-minutes 300]
+                               [--rebuild all|last|none] [--residents-rebuild all|last|none] [--no-peak]
     make bench-city BENCH_ARGS=--quick
 
 Starts the suite on PostgreSQL (tests/suite.py: a fresh, migrated database
@@ -62,6 +63,7 @@ import io
 import json
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -79,6 +81,7 @@ import psycopg
 import requests
 
 from bench import procs
+from common.queues import PLATFORM_QUEUES
 from bench.city_data import DIVISIONS, People, business_today, enrolment_row, plan_units, suspension_row
 from tests import fixtures_xlsx as fx
 from tests import suite as suites
@@ -754,11 +757,15 @@ class City:
             seconds = time.perf_counter() - started
             events = self.dbs.log_position()
             text = (p.stdout + p.stderr).strip().splitlines()
-            out[command] = {"exit": p.returncode, "seconds": seconds, "events": events,
-                            "events_per_s": events / seconds, "said": text[-1] if text else "", "load": load()}
-            say(f"   {command} of the declarations log: {events:,} events in {seconds:.1f} s = "
-                f"{events / seconds:,.0f} events/s (process wall time), exit {p.returncode}: "
-                f"{out[command]['said'][:160]} (load {load():.1f})")
+            said = text[-1] if text else ""
+            # the command's own time (without the interpreter's start and imports)
+            own = re.search(r"in ([\d.]+) s", said) or re.search(r"\(([\d.]+) s\)", said)
+            own_s = float(own.group(1)) if own else seconds
+            out[command] = {"exit": p.returncode, "seconds": own_s, "wall_s": seconds, "events": events,
+                            "events_per_s": events / own_s, "said": said, "load": load()}
+            say(f"   {command} of the declarations log: {events:,} events in {own_s:.1f} s = "
+                f"{events / own_s:,.0f} events/s ({seconds:.1f} s with the process start), exit {p.returncode}: "
+                f"{said[:160]} (load {load():.1f})")
         return out
 
     def residents_rebuild(self):
@@ -767,6 +774,11 @@ class City:
         target = self.dbs.log_position()
         self.suite.stop_process("residents")
         conn = self.dbs.conn("residents")
+        # The roster queue still holds every event the relay published that
+        # the catch-up applied ahead of it; restarted from 0, residents would
+        # take each of those as a gap to fill. The log has them all: purge.
+        queued = purge_queue(self.suite, PLATFORM_QUEUES["residents"])
+        say(f"   residents' queue held {queued} messages: purged")
         tables = [t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
                   if t not in ("alembic_version", "residents_checkpoint")]
         with conn.transaction():  # every table of the projection (the roster, histories, unit versions...)
@@ -775,15 +787,20 @@ class City:
         say(f"   residents stopped; emptied {', '.join(tables)}; checkpoint set to 0; started again")
         started = time.perf_counter()
         self.suite.start_process("residents")
+        moved = wait_roster(self.dbs, 1, timeout=120)  # the process start and the first catch-up
+        moved_at = time.perf_counter()
         seconds = wait_roster(self.dbs, target, timeout=min(self.args.residents_rebuild_timeout,
                                                             max(self.time_left(), 60)))
         elapsed = time.perf_counter() - started
+        applying = time.perf_counter() - moved_at
         applied = wait_roster.last
         out = {"events": target, "applied": applied, "seconds": elapsed, "complete": seconds is not None,
-               "events_per_s": applied / elapsed, "load": load()}
+               "events_per_s": applied / elapsed, "apply_events_per_s": applied / max(applying, 1e-9),
+               "start_s": moved, "load": load()}
         say(f"   residents' rebuild from 0: {applied:,} of {target:,} events in {elapsed:.1f} s = "
-            f"{applied / elapsed:,.0f} events/s" + ("" if seconds is not None else " (STOPPED at the timeout)")
-            + f" (load {load():.1f})")
+            f"{applied / elapsed:,.0f} events/s from the restart; {applied / max(applying, 1e-9):,.0f} events/s "
+            f"from its first applied event ({moved if moved is None else round(moved, 1)} s after the restart)"
+            + ("" if seconds is not None else " (STOPPED at the timeout)") + f" (load {load():.1f})")
         return out
 
     # the run
@@ -836,21 +853,22 @@ class City:
                 result["reads"] = self.measure_reads(self.args.samples)
                 self.check_time("export")
                 result["export"] = self.measure_export()
-                if not self.args.no_peak:
-                    for k in (8, 32):
-                        self.check_time(f"peak {k}")
-                        result[f"peak{k}"] = self.peak(k)
                 last_mark = n == len(marks) - 1
                 if self.args.plans and last_mark:
                     self.check_time("plans")
                     result["plans"] = self.plans()
-                if not self.args.no_rebuild:
+                if not self.args.no_peak:
+                    for k in (8, 32):
+                        self.check_time(f"peak {k}")
+                        result[f"peak{k}"] = self.peak(k)
+                if self.args.rebuild == "all" or (self.args.rebuild == "last" and last_mark):
                     self.check_time("rebuild")
                     self.wait_roster_current("before the rebuild")
                     result["rebuild"] = self.rebuild()
-                    if self.args.residents_rebuild == "all" or (self.args.residents_rebuild == "last" and last_mark):
-                        self.check_time("residents rebuild")
-                        result["residents_rebuild"] = self.residents_rebuild()
+                if self.args.residents_rebuild == "all" or (self.args.residents_rebuild == "last" and last_mark):
+                    self.check_time("residents rebuild")
+                    self.wait_roster_current("before the residents rebuild")
+                    result["residents_rebuild"] = self.residents_rebuild()
             except OutOfTime as exc:
                 say(f"OUT OF TIME (--max-minutes {self.args.max_minutes}) at: {exc}; the rest is skipped")
                 result["stopped"] = str(exc)
@@ -878,6 +896,16 @@ class City:
         return [list(s) for s in seqs]
 
 
+def purge_queue(suite, queue):
+    """Empty `queue` on the suite's vhost (RabbitMQ management API); returns
+    how many messages it held."""
+    vhost = suite.env["AMQP_URI"].rsplit("/", 1)[1]
+    url = f"{suites.MANAGEMENT}/api/queues/{quote(vhost, safe='')}/{quote(queue, safe='')}"
+    held = requests.get(url, timeout=10).json().get("messages", 0)
+    requests.delete(url + "/contents", timeout=10)
+    return held
+
+
 def peak_mb(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -900,8 +928,7 @@ def summary(results, args):
     print("\n======== bench_city summary", flush=True)
     print(f"persons {args.persons:,}, checkpoints {', '.join(f'{m:,}' for m in sorted(results))}; "
           f"load now {load():.1f}")
-    head = f"{'':28s}" + "".join(f"{results[m].get('persons', m):>22,}" for m in marks)
-    print("\nat persons (incl. earlier peaks)" + head[32:])
+    print("\n" + f"{'persons (incl. earlier peaks)':32s}" + "".join(f"{results[m].get('persons', m):>22,}" for m in marks))
     def row(label, fn):
         cells = []
         for m in marks:
@@ -909,7 +936,7 @@ def summary(results, args):
                 cells.append(f"{fn(results[m]):>22}")
             except (KeyError, TypeError, ValueError):
                 cells.append(f"{'-':>22}")
-        print(f"{label:28s}" + "".join(cells))
+        print(f"{label:32s}" + "".join(cells))
     row("fill rows/s (declared)", lambda r: f"{r['fill']['rows_per_s']:,.0f}")
     row("fill rows/s (to rosters)", lambda r: f"{r['fill']['through_roster_rows_per_s']:,.0f}")
     for name in READS:
@@ -922,7 +949,7 @@ def summary(results, args):
         row(f"peak {k}: roster lag s", lambda r, k=k: "not current" if r[f"peak{k}"]["roster_lag_s"] is None else f"{r[f'peak{k}']['roster_lag_s']:.1f}")
     row("rebuild events/s", lambda r: f"{r['rebuild']['rebuild']['events_per_s']:,.0f}")
     row("verify events/s", lambda r: f"{r['rebuild']['verify']['events_per_s']:,.0f}")
-    row("residents rebuild ev/s", lambda r: f"{r['residents_rebuild']['events_per_s']:,.0f}" + ("" if r['residents_rebuild']['complete'] else " (partial)"))
+    row("residents rebuild ev/s", lambda r: f"{r['residents_rebuild']['apply_events_per_s']:,.0f}" + ("" if r['residents_rebuild']['complete'] else " (partial)"))
 
     print("\ntargets (issue 14, point 7):")
     last = results[marks[-1]] if marks else {}
@@ -969,7 +996,8 @@ def main(argv=None):
     parser.add_argument("--file-rows", type=int, default=10_000, help="rows per fill file (<= MAX_UPLOAD_ROWS)")
     parser.add_argument("--plans", help="write EXPLAIN (ANALYZE, BUFFERS) of the request-path queries here")
     parser.add_argument("--no-peak", action="store_true")
-    parser.add_argument("--no-rebuild", action="store_true")
+    parser.add_argument("--rebuild", choices=("all", "last", "none"), default="all",
+                        help="rebuild + verify of the declarations log at every checkpoint, the last, or none")
     parser.add_argument("--residents-rebuild", choices=("all", "last", "none"), default="all")
     parser.add_argument("--roster-timeout", type=float, default=1800, help="seconds to wait for the roster")
     parser.add_argument("--residents-rebuild-timeout", type=float, default=1200)
@@ -1002,8 +1030,9 @@ def main(argv=None):
             say(f"suite on PostgreSQL up at {suite.url} in {time.perf_counter() - started:.0f} s: "
                 f"{', '.join(suite.procs)}")
             city = City(args, suite)
+            results = city.results  # filled as the run goes (also shown when interrupted)
             try:
-                results = city.run()
+                city.run()
             except BaseException:
                 STOP.set()
                 for name in suite.procs:
