@@ -1,12 +1,14 @@
 """SQLAlchemy plumbing shared by the services: engines with sane SQLite
-settings, and a Nameko dependency that gives each worker its own session."""
+settings, a Nameko dependency that gives each worker its own session, and
+the unit of work their stores share."""
+import contextlib
 import os
 import weakref
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from common.config import ROOT
 
@@ -54,6 +56,68 @@ def _sqlite_tuning(engine, immediate):
         if mode is None:
             mode = "IMMEDIATE" if immediate else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class UnitOfWork:
+    """Transactions of a store that wraps `self.session` (cosmicpython's unit
+    of work). A use case that writes does
+
+        with store.unit_of_work():
+            ...                 # reads and writes through the store
+            store.commit()      # the block's writes are kept only if it commits
+
+    and anything else (an early return, a domain error, a database error)
+    rolls the block back. A use case that only reads does `with
+    store.reading(): ...`, which ends its transaction (and snapshot) with
+    the block. Use cases never call rollback or begin themselves, and never
+    see a database exception: the store translates the ones that mean
+    something (a unique key taken) into domain errors.
+
+    Hooks a store may override: `commit` and `rollback` (to keep something
+    in step with the transaction, as a metric counted on commit), and
+    `begin_unit_of_work(**options)`, given the keywords of `unit_of_work`
+    (to take a lock of its own, as an append lock)."""
+
+    session: Session
+
+    def commit(self):
+        self.session.commit()
+
+    def rollback(self):
+        self.session.rollback()
+
+    def begin_unit_of_work(self, **options):
+        """Start the transaction of a unit of work unless one is open. On
+        SQLite it takes the database's write lock at once (BEGIN IMMEDIATE),
+        so a block that reads then writes never fails half-way on a snapshot
+        another writer moved on; elsewhere it is an ordinary begin. A store
+        with options of its own (`unit_of_work(append=True)`) overrides this
+        and calls `begin_immediate()` for the default."""
+        if options:
+            raise TypeError(f"unexpected unit_of_work options: {sorted(options)}")
+        self.begin_immediate()
+
+    def begin_immediate(self):
+        if not self.session.in_transaction():
+            self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+    @contextlib.contextmanager
+    def unit_of_work(self, **options):
+        """A write transaction: kept only if the block calls `commit()`."""
+        self.begin_unit_of_work(**options)
+        try:
+            yield self
+        finally:
+            if self.session.in_transaction():
+                self.rollback()
+
+    @contextlib.contextmanager
+    def reading(self):
+        """A read whose transaction ends with the block (no snapshot kept)."""
+        try:
+            yield self
+        finally:
+            self.rollback()
 
 
 def is_postgres(engine):

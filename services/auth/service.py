@@ -68,7 +68,7 @@ class AuthService(PlatformService):
 
     @rpc(expected_exceptions=EXPECTED)
     def get_units(self, unit_ids):
-        return [accounts.unit_dict(u) for u in self.store.units_by_ids(list(unit_ids))]
+        return accounts.get_units(self.store, unit_ids)
 
     @rpc(expected_exceptions=EXPECTED)
     def unit_logins(self, unit_id, limit=100):

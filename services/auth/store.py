@@ -1,9 +1,16 @@
-"""Storage API of the auth service: every read and write of its tables."""
+"""Storage API of the auth service: every read and write of its tables.
+
+Use cases run their writes in `store.unit_of_work()` and their reads in
+`store.reading()` (common.db.UnitOfWork); a unique key taken meanwhile by
+another request comes out of here as `Conflict`, never as a database error."""
 import hashlib
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
+from common.db import UnitOfWork
+from common.errors import Conflict
 from services.auth.models import Account, LoginAttempt, Session, Unit
 
 
@@ -11,13 +18,17 @@ def token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def account_taken():
+    return Conflict("该账号已被使用", {"account": ["该账号已被使用"]})
 
-class AuthStore:
+
+def credit_code_taken():
+    return Conflict("该统一社会信用代码已登记", {"credit_code": ["该统一社会信用代码已登记"]})
+
+
+class AuthStore(UnitOfWork):
     def __init__(self, session):
         self.session = session
-
-    def commit(self):
-        self.session.commit()
 
     # accounts and units
     def account(self, account):
@@ -50,18 +61,27 @@ class AuthStore:
         return list(self.session.scalars(select(Unit).where(Unit.id.in_(ids))))
 
     def add_unit(self, name, credit_code):
+        """A new unit; Conflict when its credit code is registered already
+        (by a request that committed after the caller looked)."""
         unit = Unit(name=name, credit_code=credit_code, created_at=utcnow())
-        self.session.add(unit)
-        self.session.flush()
+        try:
+            with self.session.begin_nested():  # the transaction outlives a refusal
+                self.session.add(unit)
+        except IntegrityError:
+            raise credit_code_taken() from None
         return unit
 
     def add_account(self, account, password_hash, role, unit_id=None):
+        """A new account; Conflict when the name is taken already."""
         row = Account(
             account=account, password_hash=password_hash, role=role,
             unit_id=unit_id, created_at=utcnow(),
         )
-        self.session.add(row)
-        self.session.flush()
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            raise account_taken() from None
         return row
 
     # login attempts and lockout

@@ -2,7 +2,8 @@
 
 `service.py` calls these; tests and the seeder call them with a real store.
 `unit_id` is the calling unit, or None for an admin: admins see what units
-see but leave no read marks."""
+see but leave no read marks. Each write is one `with store.unit_of_work():
+... store.commit()`, each read a `with store.reading():` (common.db.UnitOfWork)."""
 from common.errors import InvalidInput, NotFound
 from services.notices import rules
 from services.notices.store import aware
@@ -51,7 +52,6 @@ def admin_dict(notice, read_count, with_body=True):
 def _existing(store, notice_id):
     notice = store.notice(notice_id)
     if notice is None:
-        store.rollback()  # let go of a write lock taken by begin_write
         raise NotFound("通知不存在")
     return notice
 
@@ -59,7 +59,6 @@ def _existing(store, notice_id):
 def _published(store, notice_id):
     notice = store.published_notice(notice_id)
     if notice is None:
-        store.rollback()
         raise NotFound("通知不存在或已撤回")
     return notice
 
@@ -75,19 +74,17 @@ def publish(store, title, body, pinned, now, actor=None, idempotency_key=None):
     if errors:
         raise InvalidInput("通知内容有误，请检查", errors)
     published_by = actor or SYSTEM
-    store.begin_write()
-    earlier = store.notice_by_key(published_by, idempotency_key) if idempotency_key else None
-    if earlier is None:
-        notice = store.add_notice(title, body, bool(pinned), now, published_by, idempotency_key or None)
-        if notice is not None:
-            store.commit()
-            return admin_dict(notice, 0)
-        # A concurrent request with the same key committed first.
-        store.rollback()
-        earlier = store.notice_by_key(published_by, idempotency_key)
-    answer = admin_dict(earlier, store.read_count(earlier.id))
-    store.rollback()
-    return answer
+    with store.unit_of_work():
+        earlier = store.notice_by_key(published_by, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            notice = store.add_notice(title, body, bool(pinned), now, published_by, idempotency_key or None)
+            if notice is not None:
+                store.commit()
+                return admin_dict(notice, 0)
+            # A concurrent request with the same key committed first: its
+            # notice is the answer (nothing of this block is kept).
+            earlier = store.notice_by_key(published_by, idempotency_key)
+        return admin_dict(earlier, store.read_count(earlier.id))
 
 
 def edit(store, notice_id, changes, now):
@@ -99,67 +96,69 @@ def edit(store, notice_id, changes, now):
     errors = rules.change_errors(changes)
     if errors:
         raise InvalidInput("通知内容有误，请检查", errors)
-    store.begin_write()
-    notice = _existing(store, notice_id)
-    for field, value in changes.items():
-        setattr(notice, field, value)
-    notice.updated_at = now
-    store.commit()
-    return admin_dict(notice, store.read_count(notice.id))
+    with store.unit_of_work():
+        notice = _existing(store, notice_id)
+        for field, value in changes.items():
+            setattr(notice, field, value)
+        notice.updated_at = now
+        store.commit()
+        return admin_dict(notice, store.read_count(notice.id))
 
 
 def withdraw(store, notice_id, now):
     """Hide a notice from the units. Withdrawing twice changes nothing more."""
-    store.begin_write()
-    notice = _existing(store, notice_id)
-    if notice.state == "withdrawn":
-        answer = admin_dict(notice, store.read_count(notice.id))
-        store.rollback()
-        return answer
-    notice.state = "withdrawn"
-    notice.withdrawn_at = now
-    notice.updated_at = now
-    store.commit()
-    return admin_dict(notice, store.read_count(notice.id))
+    with store.unit_of_work():
+        notice = _existing(store, notice_id)
+        if notice.state != "withdrawn":
+            notice.state = "withdrawn"
+            notice.withdrawn_at = now
+            notice.updated_at = now
+            store.commit()
+        return admin_dict(notice, store.read_count(notice.id))
 
 
 def all_notices(store, page, size, state=None):
     if state is not None and state not in rules.STATES:
         raise InvalidInput("状态不正确", {"state": ["状态应为 published 或 withdrawn"]})
-    total, rows = store.all_notices((page - 1) * size, size, state)
-    return {
-        "items": [admin_dict(n, count, with_body=False) for n, count in rows],
-        "total": total, "page": page, "size": size,
-    }
+    with store.reading():
+        total, rows = store.all_notices((page - 1) * size, size, state)
+        return {
+            "items": [admin_dict(n, count, with_body=False) for n, count in rows],
+            "total": total, "page": page, "size": size,
+        }
 
 
 def notice_for_admin(store, notice_id):
-    notice = _existing(store, notice_id)
-    return admin_dict(notice, store.read_count(notice.id))
+    with store.reading():
+        notice = _existing(store, notice_id)
+        return admin_dict(notice, store.read_count(notice.id))
 
 
 # units (and admins looking as a unit would)
 def notices_for_unit(store, unit_id, page, size, unread_only=False):
     """A page of the published notices with the unit's read flags, pinned
     first and then newest, plus how many the unit has not read."""
-    total, rows = store.notices_for_unit(unit_id, (page - 1) * size, size, unread_only)
-    unread = total if unread_only else store.unread_count(unit_id)
-    return {
-        "items": [item_dict(n, read) for n, read in rows],
-        "total": total, "page": page, "size": size, "unread": unread,
-    }
+    with store.reading():
+        total, rows = store.notices_for_unit(unit_id, (page - 1) * size, size, unread_only)
+        unread = total if unread_only else store.unread_count(unit_id)
+        return {
+            "items": [item_dict(n, read) for n, read in rows],
+            "total": total, "page": page, "size": size, "unread": unread,
+        }
 
 
 def read_notice(store, notice_id, unit_id, now):
     """A published notice; reading it marks it read for the unit."""
     if unit_id is None:
-        return notice_dict(_published(store, notice_id), False)
-    store.begin_write()
-    notice = _published(store, notice_id)
-    store.mark_read(notice.id, unit_id, now)
-    store.commit()
-    return notice_dict(notice, True)
+        with store.reading():
+            return notice_dict(_published(store, notice_id), False)
+    with store.unit_of_work():
+        notice = _published(store, notice_id)
+        store.mark_read(notice.id, unit_id, now)
+        store.commit()
+        return notice_dict(notice, True)
 
 
 def unread_count(store, unit_id):
-    return {"unread": store.unread_count(unit_id)}
+    with store.reading():
+        return {"unread": store.unread_count(unit_id)}

@@ -57,9 +57,9 @@ def seed(engine):
     with Session(engine, expire_on_commit=False) as session:
         store = NoticesStore(session)
         for sample in SAMPLES:
-            if store.notice_by_key(notices.SYSTEM, sample["key"]) is not None:
-                continue
-            session.rollback()
+            with store.reading():
+                if store.notice_by_key(notices.SYSTEM, sample["key"]) is not None:
+                    continue
             notices.publish(store, sample["title"], sample["body"], sample["pinned"], utcnow(),
                             notices.SYSTEM, sample["key"])
             published += 1

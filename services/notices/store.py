@@ -1,34 +1,25 @@
-"""Storage API of the notices service: every read and write of its tables."""
+"""Storage API of the notices service: every read and write of its tables.
+
+Use cases run their writes in `store.unit_of_work()` and their reads in
+`store.reading()` (common.db.UnitOfWork); a duplicate (an idempotency key
+or a read mark taken meanwhile) is absorbed here, never raised as a
+database error."""
 
 from sqlalchemy import and_, exists, false, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
+from common.db import UnitOfWork
 from services.notices.models import Notice, NoticeRead
 
 # Units see published notices, pinned ones first, then the newest.
 LISTING_ORDER = (Notice.pinned.desc(), Notice.published_at.desc(), Notice.id.desc())
 
 
-
-
-class NoticesStore:
+class NoticesStore(UnitOfWork):
     def __init__(self, session):
         self.session = session
-
-    def commit(self):
-        self.session.commit()
-
-    def rollback(self):
-        self.session.rollback()
-
-    def begin_write(self):
-        """Start the transaction of a read-then-write use case. On SQLite it
-        takes the write lock at once, so the write cannot fail on a snapshot
-        that another writer moved on; elsewhere it is an ordinary begin."""
-        if not self.session.in_transaction():
-            self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
     # notices
     def notice(self, notice_id):
