@@ -95,21 +95,17 @@ def fetch_range(fetch, after, upto, page=PAGE):
 
 def apply_chunked(store, events, now, observe=None, pause=None, chunk=APPLY_CHUNK):
     """`apply_in_order` in transactions of at most `chunk` events, calling
-    `pause()` after each (see `catch_up`). Returns (applied, checkpoint)."""
+    `pause()` after each when there are several (see `catch_up`). Each
+    transaction skips what is at or below the checkpoint and stops at a gap,
+    so another applier running during a pause changes nothing of the
+    outcome. Returns (applied, checkpoint)."""
     events = sorted(events, key=position_of)
     total, position = 0, None
     for start in range(0, max(len(events), 1), chunk):
-        part = events[start:start + chunk]
-        applied, position = apply_in_order(store, part, now, observe)
+        applied, position = apply_in_order(store, events[start:start + chunk], now, observe)
         total += applied
-        if pause and len(events) > chunk:
+        if pause and start + chunk < len(events):
             pause()
-        if applied < len(part) and start + chunk < len(events):
-            # A gap or duplicates inside: the rest is offered to one
-            # transaction, which applies what follows the checkpoint.
-            applied, position = apply_in_order(store, events[start + chunk:], now, observe)
-            total += applied
-            break
     return total, position
 
 

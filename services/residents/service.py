@@ -11,11 +11,14 @@ from common.db import Database
 from common.errors import EXPECTED
 from common.service import PlatformService, rpc
 from services.residents import export, roster
-from services.residents.store import RosterStore, utcnow
+from services.residents.store import RosterStore, cooperative_waits, utcnow
 from services.residents.subscription import (
     ROSTER_QUEUE, DeclarationsLog, Serial, catch_up_timer, consume_roster, deferred_to_catch_up,
     observe_delay,
 )
+
+
+cooperative_waits()  # PostgreSQL round trips yield to the hub (nameko run patched it already)
 
 
 def cooperative(rows, every=200):

@@ -56,9 +56,12 @@ _PG_UPSERT = (
     "ON CONFLICT (cert_type, cert_no) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in RESIDENT_COLUMNS[2:])
 )
-_PG_HISTORY = (
-    f"INSERT INTO {_HISTORY.name} ({', '.join(HISTORY_COLUMNS)}) "
-    + _unnest(_HISTORY, HISTORY_COLUMNS).replace("%(detail)s::json[]", "%(detail)s::text[]::json[]")
+_PG_HISTORY_COPY = f"COPY {_HISTORY.name} ({', '.join(HISTORY_COLUMNS)}) FROM STDIN"
+
+_PG_UNIT_VERSIONS = (
+    f"INSERT INTO {UnitVersion.__tablename__} (unit_id, position) "
+    "SELECT unnest(%(units)s::integer[]), %(position)s "
+    "ON CONFLICT (unit_id) DO UPDATE SET position = EXCLUDED.position"
 )
 
 
@@ -89,6 +92,23 @@ class PersonState:
     def written(self):
         self._original = tuple(getattr(self, c) for c in RESIDENT_COLUMNS)
         self.loaded_unit = self.unit_id
+
+
+def cooperative_waits():
+    """Make psycopg wait for PostgreSQL through select(), which eventlet
+    patches, instead of its C wait (wait_c), which blocks the whole process:
+    psycopg detects gevent's patching but not eventlet's. Then a transaction
+    applying events yields to the hub while the server works, and the RPC
+    workers (roster, person, lookup) answer meanwhile. Does nothing in a
+    process that eventlet has not patched. Returns whether it did."""
+    import eventlet.patcher
+
+    if not eventlet.patcher.is_monkey_patched("select"):
+        return False
+    import psycopg.waiting
+
+    psycopg.waiting.wait = psycopg.waiting.wait_select
+    return True
 
 
 class RosterStore:
@@ -192,8 +212,8 @@ class RosterStore:
     def write_applied(self, position):
         """Within the apply transaction: write the persons the projection
         created or changed and the history rows it added, in a few bulk
-        statements (PostgreSQL: one upsert from arrays and one insert from
-        arrays; SQLite: executemany), and move the version of every unit
+        statements (PostgreSQL: one upsert from arrays and one COPY;
+        SQLite: executemany), and move the version of every unit
         whose roster changed to `position`. Returns those units."""
         changed = [s for s in self._persons.values() if s is not None and s.changed()]
         history, self._history = self._history, []
@@ -213,17 +233,24 @@ class RosterStore:
                 state.written()
         if history:
             if self._postgres():
-                columns = {c: [h[c] for h in history] for c in HISTORY_COLUMNS}
-                columns["detail"] = [json.dumps(d, ensure_ascii=False) for d in columns["detail"]]
-                self.session.connection().exec_driver_sql(_PG_HISTORY, columns)
+                # COPY: half the time of an insert from arrays (measured on 600 rows).
+                driver = self.session.connection().connection.driver_connection
+                with driver.cursor() as cursor, cursor.copy(_PG_HISTORY_COPY) as copy:
+                    for h in history:
+                        copy.write_row([json.dumps(h[c], ensure_ascii=False) if c == "detail" else h[c]
+                                        for c in HISTORY_COLUMNS])
             else:
                 self.session.execute(insert_(_HISTORY), history)
         if units:
-            insert = (pg_insert if self._postgres() else sqlite_insert)(UnitVersion)
-            self.session.execute(
-                insert.on_conflict_do_update(index_elements=[UnitVersion.unit_id],
-                                             set_={"position": insert.excluded.position}),
-                [{"unit_id": unit, "position": position} for unit in sorted(units)])
+            if self._postgres():
+                self.session.connection().exec_driver_sql(
+                    _PG_UNIT_VERSIONS, {"units": sorted(units), "position": position})
+            else:
+                insert = sqlite_insert(UnitVersion)
+                self.session.execute(
+                    insert.on_conflict_do_update(index_elements=[UnitVersion.unit_id],
+                                                 set_={"position": insert.excluded.position}),
+                    [{"unit_id": unit, "position": position} for unit in sorted(units)])
         if self.session.identity_map:
             self.session.expire_all()  # Residents read before are reloaded with what was written
         return units

@@ -23,7 +23,7 @@ from nameko.timer import Timer
 
 from common.metrics import CONSUMER_DELAY, CONSUMER_LAG
 from common.queues import LOG_HEAD_HEADER, platform_queue
-from services.residents.feed import GapNotFilled, Intake, NotAnEvent
+from services.residents.feed import GapNotFilled, Intake, NotAnEvent, position_of
 from services.residents.projection import parse_time
 
 log = logging.getLogger(__name__)
@@ -87,21 +87,30 @@ class MeteredIntake(Intake):
         CONSUMER_LAG.labels(CONSUMER).set(self.lag())
 
 
-def yield_to_others():
-    """Between two apply transactions of a long catch-up or gap fill: the
-    database driver blocks the whole process while it waits, so the RPC
-    workers (roster, person, lookup) get their turn here."""
-    eventlet.sleep(0)
-
-
 class Serial(DependencyProvider):
     """One lock and one feed.Intake per container: events are applied by
     one worker at a time, in batches of what arrived together (a second
-    instance is kept apart by the database lock on the checkpoint)."""
+    instance is kept apart by the database lock on the checkpoint).
+
+    Between two transactions of a long catch-up or gap fill the applier
+    pauses: it gives the lock up and yields to the hub. The database driver
+    blocks the whole process while it waits, so the RPC workers (roster,
+    person, lookup) get their turn there; and so do the roster workers
+    waiting for the lock, which find their events applied and return, so
+    that they do not keep the container's worker pool (shared with the RPC
+    entrypoints) full while the catch-up runs."""
 
     def __init__(self):
         self.lock = Semaphore(1)
-        self.intake = MeteredIntake(pause=yield_to_others)
+        self.intake = MeteredIntake(pause=self.pause)
+
+    def pause(self):
+        """Called with the lock held; returns with it held again."""
+        self.lock.release()
+        try:
+            eventlet.sleep(0)
+        finally:
+            self.lock.acquire()
 
     def get_dependency(self, worker_ctx):
         return self
@@ -121,18 +130,26 @@ class RosterConsumer(Consumer):
     as it arrives, before a worker is free to handle it: so the worker that
     holds the apply lock takes every prefetched event into its transaction,
     not only those of the (at most max_workers) running workers. Messages are
-    still acknowledged only by their own worker, once their event is
-    committed."""
+    acknowledged by their own worker once their event is committed, or at
+    once when this process committed it already."""
 
     queue_consumer = RosterQueueConsumer()
 
     def handle_message(self, body, message):
         intake = self._serial().intake
-        try:
-            intake.offer(body)
-        except NotAnEvent:
-            pass  # its worker says so
         intake.heard((message.headers or {}).get(LOG_HEAD_HEADER))
+        try:
+            at = position_of(body)
+        except NotAnEvent:
+            at = None  # its worker says so
+        if at is not None and at <= intake.applied:
+            # Already committed by this process (a catch-up ran ahead of the
+            # queue): acknowledged here, without taking a worker.
+            intake.pending.pop(at, None)
+            self.queue_consumer.ack_message(message)
+            return
+        if at is not None:
+            intake.offer(body)
         super().handle_message(body, message)
 
     def _serial(self):
