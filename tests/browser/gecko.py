@@ -22,7 +22,7 @@ from marionette_driver import By, Wait, errors
 from marionette_driver.keys import Keys
 from marionette_driver.marionette import Marionette
 
-TIMEOUT = 15
+TIMEOUT = 60  # seconds: a cap on every wait (each ends once its condition holds)
 VIEWPORT = (1366, 768)
 
 # Preferences of the test profile: Chinese first (as the community workers'
@@ -260,7 +260,7 @@ class Firefox:
         """Choose a file in an <input type=file>, as the file picker does."""
         file_input.send_keys(str(path))
 
-    def download(self, directory, click, timeout=30):
+    def download(self, directory, click, timeout=TIMEOUT):
         """Run click() and return the path of the file Firefox saves for it
         (the portal hands files over as blob links with a download name)."""
         directory = str(directory)

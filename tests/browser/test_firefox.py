@@ -7,6 +7,7 @@ suspension's confirmation, a batch upload, every menu screen opening, and
 the keyboard.
 
 Screenshots go next to Chromium's, prefixed `firefox-`."""
+import json
 import os
 import re
 
@@ -364,3 +365,25 @@ def test_firefox_dialogs_trap_the_focus_close_on_escape_and_give_it_back(ff, sui
     ff.press(Keys.ESCAPE)
     ff.no_dialog()
     assert ff.focused() == opener
+
+
+def test_firefox_judges_the_shared_validation_vectors_as_the_server_does(ff):
+    """tests/vectors/person_validation.json through the portal's validate.js
+    in Firefox (Chromium: tests/browser/test_validation_vectors.py)."""
+    with open(os.path.join(ROOT, "tests", "vectors", "person_validation.json"), encoding="utf-8") as f:
+        vectors = json.load(f)
+    judged = ff.m.execute_async_script("""
+        const [vectors, done] = arguments;
+        const out = (r) => ({ ok: r.ok, value: r.ok ? r.value : null });
+        import("/static/js/validate.js").then((v) => done({
+          phone: vectors.phone.map((c) => out(v.checkPhone(c.input))),
+          name: vectors.name.map((c) => out(v.checkName(c.input))),
+          cert_no: vectors.cert_no.map((c) => out(v.checkCertNo(c.cert_type, c.input))),
+        }), (err) => done({ error: String(err) }));
+    """, script_args=[vectors], sandbox=None)
+    assert "error" not in judged, judged
+    wrong = [(name, case, got) for name in ("phone", "name", "cert_no")
+             for case, got in zip(vectors[name], judged[name], strict=True)
+             if got != {"ok": case["ok"], "value": case.get("value") if case["ok"] else None}]
+    assert not wrong, "validate.js disagrees with the vectors in Firefox:\n" + "\n".join(map(repr, wrong))
+

@@ -128,7 +128,7 @@ def read_log(suite, token):
     """Every event, through GET /api/events (retried while the gateway
     reconnects after an outage)."""
     items, after = [], 0
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while True:
         r = suite.api("GET", "/api/events", token, params={"after": after, "limit": 1000})
         if r.status_code == 503 and time.time() < deadline:

@@ -48,7 +48,7 @@ def example_consumer(platform, private_broker, tmp_path):
         env={**os.environ, "PYTHONPATH": ROOT, "AMQP_URI": private_broker.uri, "EDT_API": platform.url,
              "EDT_ACCOUNT": account, "EDT_PASSWORD": password, "CONSUMER_QUEUE": QUEUE,
              "CONSUMER_DB": str(db), "CATCHUP_SECONDS": "5"})
-    deadline = time.time() + 30
+    deadline = time.time() + 120  # a cap, not an expectation: it starts in seconds
     while not queue_exists(private_broker.uri, QUEUE):
         assert proc.poll() is None and time.time() < deadline, "the example consumer did not start"
         time.sleep(0.2)
