@@ -209,7 +209,7 @@ class Suite:
         for name in list(self.procs):
             self.stop_process(name)
 
-    def wait_ready(self, timeout=60):
+    def wait_ready(self, timeout=180):  # a cap: a loaded 2-core machine starts slowly
         deadline = time.time() + timeout
         last = None
         while time.time() < deadline:
