@@ -23,7 +23,7 @@ from common.db import make_engine
 from services.declarations import domain, rebuild
 from services.declarations.domain import CHANGE, ENROL, SUSPEND, Command
 from services.declarations.models import Base, Event
-from services.declarations.store import EVENT_COLUMNS
+from services.declarations.eventlog import EVENT_COLUMNS
 from tests.factories import id_number
 
 TZ = ZoneInfo("Asia/Shanghai")

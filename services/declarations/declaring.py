@@ -8,10 +8,8 @@ import hashlib
 import json
 import os
 import time
-from datetime import date
-
-
-from sqlalchemy.exc import IntegrityError
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from common.errors import Conflict, InvalidInput
 from common.person import FIELD_LABELS, validate_change, validate_enrolment, validate_suspension
@@ -24,7 +22,7 @@ BUSINESS_TYPE_OF_KIND = {ENROL: "enrolment", SUSPEND: "suspension", CHANGE: "cha
 _VALIDATORS = {ENROL: validate_enrolment, SUSPEND: validate_suspension, CHANGE: validate_change}
 
 INVALID = "申报信息有误，请按提示修改"
-BUSY = "该人员正在由其他单位或其他申报同时办理，请刷新后重试"
+BUSY = domain.BUSY
 KEY_REUSED = "该幂等键（Idempotency-Key）已用于另一笔不同的申报"
 
 
@@ -101,8 +99,7 @@ def fingerprint(kind, raw):
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def declare_many(store, unit, actor, items, now, tz, batch_no=None, commit=True, records=True,
-                 progress=None):
+def declare_many(store, unit, actor, items, now, tz, batch_no=None, records=True, progress=None):
     """Declare `items`, a list of (kind, raw data), for `unit` ({id, name,
     credit_code}) by `actor` ({account, request_id, address}).
 
@@ -113,8 +110,8 @@ def declare_many(store, unit, actor, items, now, tz, batch_no=None, commit=True,
     "error", "message", "details"}; with records=False an accepted item's
     outcome is only {"ok": True} (a batch answers with totals, not records).
 
-    With commit=False the transaction is left open for the caller to add
-    its own rows (e.g. the batch record) and commit.
+    A caller that must commit its own rows with the events (a batch's
+    result) uses `plan_many` and `record` in its own unit of work instead.
 
     Validation and decision yield to other green threads every CHUNK items
     (a 20,000-row batch must not keep the service from answering pings);
@@ -123,7 +120,7 @@ def declare_many(store, unit, actor, items, now, tz, batch_no=None, commit=True,
     called there too with the number of items decided so far (outside any
     transaction: a batch worker records it).
     """
-    return _declare(store, unit, actor, items, now, tz, batch_no, None, commit, records, progress)
+    return _declare(store, unit, actor, items, now, tz, batch_no, None, records, progress)
 
 
 def declare(store, kind, unit, actor, raw, now, tz, idempotency_key=None):
@@ -134,7 +131,7 @@ def declare(store, kind, unit, actor, raw, now, tz, idempotency_key=None):
     """
     key = (idempotency_key or "").strip()[:100] or None
     idempotency = (key, fingerprint(kind, raw)) if key else None
-    outcome = _declare(store, unit, actor, [(kind, raw)], now, tz, None, idempotency, True)[0]
+    outcome = _declare(store, unit, actor, [(kind, raw)], now, tz, None, idempotency)[0]
     if outcome["ok"]:
         return outcome["record"]
     cls = Conflict if outcome["status"] == 409 else InvalidInput
@@ -178,10 +175,21 @@ def new_ids(count):
     return new_id
 
 
-def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit, records=True,
-             progress=None):
-    """Validate, read the persons' states, decide; then, holding the append
-    lock, check that no person moved since it was read and append.
+def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, records=True, progress=None):
+    """Plan, then record in one unit of work holding the append lock."""
+    plan = plan_many(store, unit, actor, items, now, tz, batch_no, idempotency, progress)
+    if isinstance(plan, list):
+        return plan
+    with store.unit_of_work(append=True):
+        outcomes = record(store, plan, tz, records)
+        store.commit()
+    return outcomes
+
+
+def plan_many(store, unit, actor, items, now, tz, batch_no=None, idempotency=None, progress=None):
+    """Validate, read the persons' states, decide: a Plan for `record`, or
+    (nothing to record) the outcomes. `record`, holding the append lock,
+    then checks that no person moved since it was read and appends.
 
     The decision is taken against the stream versions read (optimistic
     concurrency, DESIGN.md): a person someone else appended to in between -
@@ -204,13 +212,11 @@ def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit, 
             _cooperate()
         prepared.extend(_prepare(kind, unit_ref, raw, today, meta) for kind, raw in items[start:start + CHUNK])
     if idempotency is None and not any(isinstance(p, Command) for p in prepared):
-        return [error_of(p) for p in prepared]
+        return [error_of(p) for p in prepared]  # nothing to record
     commands = [p for p in prepared if isinstance(p, Command)]
-    try:
+    with store.reading():  # the write transaction begins below
         states = store.person_states(c.stream_id for c in commands)
         units = store.units(s["unit_id"] for s in states.values())
-    finally:
-        store.rollback()  # end the read; the write transaction begins below
     decided, after, new_id = [], states, new_ids(len(commands))
     refused_early = len(prepared) - len(commands)
     for start in range(0, len(commands), CHUNK):
@@ -225,36 +231,41 @@ def _declare(store, unit, actor, items, now, tz, batch_no, idempotency, commit, 
     # The commands are done with: their data live on in the events. Only
     # the rejections are kept, for the answers (less memory at the peak).
     prepared = [None if isinstance(p, Command) else p for p in prepared]
-    commands = None
-    store.begin_write()
-    try:
-        if idempotency:
-            replay = _replay(store, actor["account"], idempotency)
-            if replay is not None:
-                store.rollback()
-                return [replay]
-            if isinstance(prepared[0], Rejection):
-                store.rollback()
-                return [error_of(prepared[0])]
-        decided = _unmoved(store, decided, states)
-        store.append([d for d in decided if isinstance(d, dict)], Fold(tz, persons=states), after)
-        outcomes = _outcomes(prepared, decided, tz, records)
-        if idempotency and outcomes[0]["ok"]:
-            store.save_answer(actor["account"], idempotency[0], idempotency[1],
-                              outcomes[0]["record"], now)
-        if commit:
-            store.commit()
-        return outcomes
-    except IntegrityError as exc:
-        # Unreachable while every writer takes the append lock; kept so that
-        # a version taken anyway is a 409, not a 500.
-        store.rollback()
-        if not _lost_race(exc):
-            raise
-        raise Conflict(BUSY) from None
-    except BaseException:
-        store.rollback()
-        raise
+    return Plan(prepared, decided, states, after, idempotency, actor, now)
+
+
+@dataclass
+class Plan:
+    """Items decided against the persons' states as read (`states`), not
+    yet recorded: `record` appends them under the append lock."""
+    prepared: list  # per item: its Rejection, or None for a decided command
+    decided: list  # per command: its event, or its Rejection
+    states: dict
+    after: dict
+    idempotency: tuple | None
+    actor: dict | None
+    now: datetime
+
+
+def record(store, plan, tz, records=True):
+    """Within the caller's unit of work holding the append lock: append the
+    plan's events (refusing, with BUSY, those of persons someone else
+    appended to since they were read) and write the projections; returns
+    one outcome per item. Nothing is kept unless the caller commits."""
+    prepared, idempotency = plan.prepared, plan.idempotency
+    if idempotency:
+        replay = _replay(store, plan.actor["account"], idempotency)
+        if replay is not None:
+            return [replay]
+        if isinstance(prepared[0], Rejection):
+            return [error_of(prepared[0])]
+    decided = _unmoved(store, plan.decided, plan.states)
+    store.append([d for d in decided if isinstance(d, dict)], Fold(tz, persons=plan.states), plan.after)
+    outcomes = _outcomes(prepared, decided, tz, records)
+    if idempotency and outcomes[0]["ok"]:
+        store.save_answer(plan.actor["account"], idempotency[0], idempotency[1],
+                          outcomes[0]["record"], plan.now)
+    return outcomes
 
 
 def _unmoved(store, decided, states):
@@ -287,17 +298,11 @@ def _outcomes(prepared, decided, tz, records=True):
     return outcomes
 
 
-def _lost_race(exc):
-    text = str(getattr(exc, "orig", exc))
-    return "stream_version" in text or "idempotency" in text
-
-
 def _replay(store, account, idempotency):
     key, print_ = idempotency
     stored = store.answer(account, key)
     if stored is None:
         return None
     if stored.fingerprint != print_:
-        store.rollback()
         raise Conflict(KEY_REUSED, {"Idempotency-Key": [KEY_REUSED]})
     return {"ok": True, "record": stored.response}

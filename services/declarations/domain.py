@@ -40,6 +40,10 @@ NOT_OF_THIS_UNIT = "该人员不属于本单位"
 NAME_MISMATCH = "姓名与该证件号码的参保登记信息不一致，请核对"
 NOTHING_CHANGED = "变更后的信息与现有信息相同，无需变更"
 
+# A person someone else appended to between the decision and the append:
+# two units (or two declarations) about one person at the same moment.
+BUSY = "该人员正在由其他单位或其他申报同时办理，请刷新后重试"
+
 
 @dataclass(frozen=True)
 class Command:

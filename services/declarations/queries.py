@@ -10,7 +10,7 @@ from common.events import payload
 from common.identity import normalise_cert_no
 from common.person import clean_name
 from services.declarations.models import UnitCount, UnitMonth
-from services.declarations.store import day_bounds, utc
+from common.clock import day_bounds, utc
 
 MAX_MONTHS = 120
 MAX_EVENTS = 1000

@@ -10,11 +10,13 @@ chunk's records are written with one executemany, and the aggregates
 import contextlib
 import gc
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 
 from services.declarations.models import PROJECTIONS, Person, Record, UnitCount, UnitMonth, UnitSeen
 from services.declarations.projection import Fold
-from services.declarations.store import APPEND_LOCK, bulk_insert, iter_fold_events, json_value, utc, write_fold
+from common.clock import utc
+from services.declarations.eventlog import RECORDERS, iter_fold_events, json_value, recorder
+from services.declarations.projection_tables import write_rebuilt
 
 CHUNK = 20000
 MAX_REPORTED = 20  # differences listed per table
@@ -34,36 +36,26 @@ def _no_gc():
             gc.enable()
 
 
-# SQLite page cache while rebuilding (KiB): index pages of a million
-# records stay in memory instead of being re-read on every random insert.
-SQLITE_CACHE_KIB = 256 * 1024
-
-
 def _write_connection(engine):
     """A connection whose transaction holds the append lock: no declaration
     commits while the projections are being replaced."""
-    conn = engine.connect().execution_options(sqlite_begin="IMMEDIATE")
-    if conn.dialect.name == "sqlite":
-        _pragma(conn, f"cache_size=-{SQLITE_CACHE_KIB}")
+    conn = engine.connect()
+    log = recorder(conn)
+    if log.write_options:
+        conn = conn.execution_options(**log.write_options)
+    log = recorder(conn)
+    log.prepare_rebuild()
     conn.begin()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+    log.lock_appends()
     return conn
-
-
-def _pragma(conn, setting):
-    # On the driver's connection: a PRAGMA through SQLAlchemy would begin
-    # a transaction first.
-    conn.connection.dbapi_connection.execute(f"PRAGMA {setting}")
 
 
 @contextlib.contextmanager
 def _indexes_built_after(conn):
-    """On SQLite, drop the projections' secondary indexes for the bulk
-    insert and build them once at the end, inside the same transaction
-    (readers keep the old schema and rows until it commits). PostgreSQL
-    keeps them: dropping would lock readers out for the whole rebuild."""
-    indexes = [i for table in PROJECTIONS for i in table.indexes] if conn.dialect.name == "sqlite" else []
+    """Drop the projections' secondary indexes for the bulk insert and build
+    them once at the end, where the engine allows it without locking
+    readers out (SQLite: inside the same transaction; PostgreSQL keeps them)."""
+    indexes = recorder(conn).rebuild_indexes(PROJECTIONS)
     for index in indexes:
         index.drop(conn)
     yield
@@ -85,8 +77,7 @@ def rebuild(engine, tz, chunk=CHUNK):
         conn.commit()
         return count
     finally:
-        if conn.dialect.name == "sqlite":
-            _pragma(conn, "cache_size=-2000")  # SQLite's default, for the pool
+        recorder(conn).end_rebuild()
         conn.close()
 
 
@@ -96,8 +87,8 @@ def _replay_into(conn, tz, chunk):
     for events in iter_fold_events(conn, 0, chunk):
         fold.apply_all(events)
         count += len(events)
-        bulk_insert(conn, Record.__table__, fold.take_records())
-    write_fold(conn, fold, additive=False)
+        recorder(conn).bulk_insert(Record.__table__, fold.take_records())
+    write_rebuilt(conn, fold)
     return count
 
 
@@ -143,7 +134,7 @@ def verify(engine, tz, chunk=CHUNK):
     table, the key and both values. Empty when the projections equal a
     replay of the log. Reads one snapshot of the database."""
     report = []
-    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    options = RECORDERS[engine.dialect.name].snapshot_options
     with _no_gc(), engine.connect().execution_options(**options) as conn, conn.begin():
         seen = {"records": 0, "events": 0}
 

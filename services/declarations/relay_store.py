@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from common.events import payload
 from services.declarations.models import RelayState
-from services.declarations.store import read_events
+from services.declarations.eventlog import read_events
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 
 RELAY = "declarations.events"  # the name of the one row: the exchange it feeds

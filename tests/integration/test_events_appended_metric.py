@@ -43,7 +43,8 @@ def test_an_append_rolled_back_is_not_counted(engine):
     before = appended(ENROLLED)
     with Session(engine) as session:
         store = DeclarationsStore(session)
-        outcomes = declaring.declare_many(store, UNIT, ACTOR, [enrol(10)], NOW, TZ, commit=False)
-        assert outcomes[0]["ok"]
-        store.rollback()
+        plan = declaring.plan_many(store, UNIT, ACTOR, [enrol(10)], NOW, TZ)
+        with store.unit_of_work(append=True):  # left without commit: rolled back
+            outcomes = declaring.record(store, plan, TZ)
+            assert outcomes[0]["ok"] and store.last_position() == 1
     assert appended(ENROLLED) == before

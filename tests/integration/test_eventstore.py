@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from common.events import ENROLLED, payload
 from services.declarations.models import Base, Event
-from services.declarations.store import DeclarationsStore, append, iter_events, read_events
+from services.declarations.eventlog import append, iter_events, read_events
+from services.declarations.store import DeclarationsStore
 from tests.databases import schema_engine
 
 NOW = datetime(2026, 11, 27, 1, 30, tzinfo=timezone.utc)

@@ -16,7 +16,8 @@ from common.config import ROOT
 from common.identity import check_character
 from services.declarations import declaring, rebuild
 from services.declarations.models import Base
-from services.declarations.store import DeclarationsStore, read_events
+from services.declarations.eventlog import read_events
+from services.declarations.store import DeclarationsStore
 from tests.databases import schema_engine
 
 pytestmark = pytest.mark.integration
@@ -25,13 +26,13 @@ PRELUDE = """
 import json, random, sys, time, uuid
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from common.db import make_engine
 from common.errors import Conflict
 from services.declarations import declaring, domain
 from services.declarations.projection import Fold
-from services.declarations.store import DeclarationsStore, append
+from services.declarations.eventlog import append
+from services.declarations.store import DeclarationsStore
 
 TZ = ZoneInfo("Asia/Shanghai")
 url, arg = sys.argv[1], json.loads(sys.argv[2])
@@ -83,9 +84,9 @@ try:
     store.append(events, Fold(TZ, persons=states))
     session.commit()
     print(json.dumps({"ok": events[0]["data"]["action"]}), flush=True)
-except IntegrityError as exc:
+except Conflict as exc:  # the store's translation of the stream version already taken
     session.rollback()
-    print(json.dumps({"refused": "stream_version" in str(exc.orig)}), flush=True)
+    print(json.dumps({"refused": exc.message == domain.BUSY}), flush=True)
 """)
 
 # Appends `count` events one transaction each, lingering a little between

@@ -41,7 +41,7 @@ from services.declarations.batch import reader, template
 from services.declarations.batch.reader import Limits
 from services.declarations.batch.rows import read_rows
 from services.declarations.batch.store import AlreadyTaken, BatchStore
-from services.declarations.store import day_bounds, utc
+from common.clock import day_bounds, utc
 
 log = logging.getLogger(__name__)
 
@@ -218,12 +218,12 @@ def _process(store, batches, batch, content, work, tz, limits):
     origin = batch.origin or {}
     unit = {"id": batch.unit_id, **(origin.get("unit") or {"name": None, "credit_code": None})}
     actor = origin.get("actor") or {"account": batch.account}
-    now = work.clock()
-    outcomes = declaring.declare_many(store, unit, actor, items, now, tz, batch_no=batch.batch_no,
-                                      commit=False, records=False, progress=decided) if items else []
-    # declare_many left its write transaction open (or none, for no items):
-    # the batch's result commits with the events, or nothing does.
+    plan = declaring.plan_many(store, unit, actor, items, work.clock(), tz, batch_no=batch.batch_no,
+                               progress=decided) if items else []
+    # The accepted rows' events, their projections and the batch's result
+    # commit together, or nothing does.
     with store.unit_of_work(append=True):
+        outcomes = plan if isinstance(plan, list) else declaring.record(store, plan, tz, records=False)
         refused = {row.number: declaring.rejection_text(outcome)
                    for row, outcome in zip(to_declare, outcomes) if not outcome["ok"]}
         failures = [_failure(row, refused.get(row.number)) for row in rows

@@ -1,0 +1,142 @@
+"""What every recorder of the event log does, and the parts that are the
+same on every engine: the events' columns, reading events after a
+position, appending at the end of the log."""
+import json
+
+import orjson
+from sqlalchemy import func, select, text
+
+from common.clock import utc
+from services.declarations.models import Event
+
+EVENT_COLUMNS = ("position", "event_id", "stream_id", "stream_version", "type",
+                 "unit_id", "occurred_at", "data", "metadata")
+_EVENTS_SQL = ("SELECT position, event_id, stream_id, stream_version, type, unit_id, occurred_at, "
+               "data, metadata FROM events WHERE position > {} ORDER BY position LIMIT {}")
+EVENTS_AFTER = text(_EVENTS_SQL.format(":after", ":limit"))
+EVENTS_AFTER_QMARK = _EVENTS_SQL.format("?", "?")
+
+
+def json_value(value):
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def to_json(value, _dumps=orjson.dumps):
+    """JSON text of a column value (compact UTF-8): orjson encodes a batch's
+    data, metadata and persons several times faster than json.dumps."""
+    return _dumps(value).decode()
+
+
+def event_from_row(row):
+    """An event dict from a raw (driver-typed) row of EVENT_COLUMNS."""
+    position, event_id, sid, version, type_, unit_id, occurred_at, data, meta = row
+    return {
+        "position": position, "event_id": event_id, "stream_id": sid,
+        "stream_version": version, "type": type_, "unit_id": unit_id,
+        "occurred_at": utc(occurred_at), "data": json_value(data), "metadata": json_value(meta),
+    }
+
+
+def read_events(conn, after=0, limit=1000):
+    """Events after `after` in position order, at most `limit`."""
+    rows = conn.execute(EVENTS_AFTER, {"after": after, "limit": limit})
+    return [event_from_row(row) for row in rows]
+
+
+class Recorder:
+    """The engine-specific half of the log's storage, over one Connection.
+
+    Rows handed to `insert_rows` / `update_rows` are tuples of values as the
+    driver takes them: times through `time_converter()`, JSON already
+    encoded (`to_json`)."""
+
+    # Execution options of the connection that begins a write transaction,
+    # and of one that reads a consistent snapshot of several tables.
+    write_options: dict = {}
+    snapshot_options: dict = {}
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    @property
+    def raw(self):
+        """The driver's connection, in the caller's transaction."""
+        return self.conn.connection.dbapi_connection
+
+    def append(self, events):
+        """Insert `events` (dicts without positions) at the end of the log
+        and set their `position`. Must run inside the caller's write
+        transaction, which the append lock protects until it commits or
+        rolls back.
+
+        A stream_version already taken raises IntegrityError: another writer
+        appended to that person since the caller read its state.
+        """
+        if not events:
+            return events
+        self.lock_appends()
+        last = self.conn.scalar(select(func.max(Event.position))) or 0
+        for offset, event in enumerate(events, 1):
+            event["position"] = last + offset
+        when, dumps = self.time_converter(), to_json
+        self.insert_rows("events", EVENT_COLUMNS, [
+            (e["position"], e["event_id"], e["stream_id"], e["stream_version"], e["type"], e["unit_id"],
+             when(e["occurred_at"]), dumps(e["data"]), dumps(e["metadata"])) for e in events])
+        return events
+
+    def lock_appends(self):
+        """Take the append lock in the current transaction (held until it ends)."""
+        raise NotImplementedError
+
+    def time_converter(self):
+        """A function giving a time as the driver stores it."""
+        raise NotImplementedError
+
+    def insert_rows(self, table, columns, rows):
+        """Insert tuples in the order of `columns`; a unique key already
+        taken raises SQLAlchemy's IntegrityError, as a Core insert would."""
+        raise NotImplementedError
+
+    def update_rows(self, table, key, columns, rows):
+        """UPDATE `table` SET `columns` WHERE `key` = ?, one tuple per row
+        (the values of `columns`, then the key's)."""
+        raise NotImplementedError
+
+    def bulk_insert(self, table, rows):
+        """Insert many dict rows (all with the same keys in the same order)."""
+        raise NotImplementedError
+
+    def insert(self, table):
+        """An INSERT construct of this dialect (for ON CONFLICT ...)."""
+        raise NotImplementedError
+
+    def persons(self, columns, stream_ids):
+        """Rows of `columns` of the persons among `stream_ids`, in one
+        statement however many ids a batch names."""
+        raise NotImplementedError
+
+    def iter_events(self, after=0, chunk=10000):
+        """Every event after `after`, in position order, in chunks (keyset
+        paging: each chunk is one short query)."""
+        while True:
+            rows = self.conn.execute(EVENTS_AFTER, {"after": after, "limit": chunk}).all()
+            if not rows:
+                return
+            yield [event_from_row(row) for row in rows]
+            after = rows[-1][0]
+
+    def iter_fold_events(self, after=0, chunk=10000):
+        """What rebuild and verify replay: events with the metadata a
+        projection.Fold reads."""
+        yield from self.iter_events(after, chunk)
+
+    def prepare_rebuild(self):
+        """Settings of a rebuild's connection before its transaction."""
+
+    def end_rebuild(self):
+        """Undo `prepare_rebuild` before the connection goes back to the pool."""
+
+    def rebuild_indexes(self, tables):
+        """Secondary indexes to drop for a rebuild's bulk insert and build
+        again at its end (none where dropping would lock readers out)."""
+        return []
