@@ -129,3 +129,42 @@ def test_notice_use_cases_leave_no_transaction_open(engine):
         assert notices.withdraw(store, notice["id"], T0)["state"] == "withdrawn"
         assert notices.withdraw(store, notice["id"], T0)["state"] == "withdrawn"
         assert not session.in_transaction()
+
+
+class AppendingStore(UnitOfWork):
+    """The shape DeclarationsStore has (unit_of_work(append=...), commit and
+    rollback that keep a count in step): it can adopt the shared helper by
+    overriding the hooks."""
+
+    def __init__(self, session):
+        self.session = session
+        self.locks, self.committed, self.pending = [], 0, 0
+
+    def begin_unit_of_work(self, append=False):
+        if append and not self.session.in_transaction():
+            self.locks.append("append")  # (the advisory lock, in DeclarationsStore)
+        self.begin_immediate()
+
+    def commit(self):
+        super().commit()
+        self.committed += self.pending
+        self.pending = 0
+
+    def rollback(self):
+        super().rollback()
+        self.pending = 0
+
+
+def test_a_store_with_options_and_hooks_can_adopt_the_unit_of_work(engine):
+    with Session(engine) as session:
+        store = AppendingStore(session)
+        with store.unit_of_work(append=True):
+            store.pending = 2
+        assert (store.locks, store.committed, store.pending) == (["append"], 0, 0)
+        with store.unit_of_work():
+            store.pending = 3
+            store.commit()
+        assert (store.locks, store.committed) == (["append"], 3)
+        with store.reading():
+            store.pending = 1
+        assert store.pending == 0
