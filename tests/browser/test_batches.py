@@ -135,3 +135,44 @@ def test_batch_suspension_and_the_batch_records_filters(page, suite, unit, tmp_p
     detail = page.get_by_role("dialog", name=re.compile("批次详情"))
     expect(detail.locator("table tbody tr").first).to_contain_text(stranger["name"])
     expect(detail.get_by_role("button", name="下载失败数据")).to_be_visible()
+
+
+def test_a_batch_waiting_for_a_worker_shows_its_phase_then_its_result(page, suite, unit, tmp_path):
+    # With the batch worker stopped, the upload is answered and the batch
+    # waits in the queue: the screen says so with its number and a progress
+    # bar; once a worker is back the batch is processed and the result shown.
+    login(page, unit["account"], unit["password"])
+    open_menu(page, "批量城乡居民参保")
+    template = download_template(page, tmp_path)
+    people = [enrolment(person_no()) for _ in range(2)]
+    path = fill_template(template, tmp_path / "排队.xlsx",
+                         [{h: p[k] for h, k in ENROLMENT_COLUMNS.items()} for p in people])
+    suite.stop_process("batches")
+    try:
+        form = page.get_by_role("form", name="导入模板并提交")
+        form.locator("input[type=file]").set_input_files(path)
+        form.get_by_role("button", name="导入模板并提交").click()
+        status = form.locator(".progress-text")
+        expect(status).to_contain_text(re.compile(r"批次 PL\d{8}-\d{6} 已接收，正在排队等待处理"))
+        expect(form.get_by_role("progressbar", name="处理进度")).to_have_attribute("aria-valuenow", "0")
+        shot(page, "batch-queued")
+        history = page.get_by_role("region", name="批量提交记录")
+        expect(history.locator("tbody tr").first).to_contain_text("排队中")
+    finally:
+        suite.start_process("batches")
+    dialog = page.get_by_role("dialog", name="导入结果")
+    expect(dialog).to_be_visible(timeout=120_000)
+    expect(dialog.get_by_role("status")).to_contain_text("共 2 条，提交成功 2 条，提交失败 0 条")
+    dialog.get_by_role("button", name="关闭", exact=True).click()
+    expect(page.get_by_role("region", name="批量提交记录").locator("tbody tr").first).to_contain_text("已完成")
+
+
+def test_a_file_refused_as_a_whole_by_the_worker_says_why(page, unit, tmp_path):
+    login(page, unit["account"], unit["password"])
+    open_menu(page, "批量城乡居民参保")
+    template = download_template(page, tmp_path)  # no data rows: refused once read
+    form = page.get_by_role("form", name="导入模板并提交")
+    form.locator("input[type=file]").set_input_files(template)
+    form.get_by_role("button", name="导入模板并提交").click()
+    expect(form.locator(".form-alert")).to_contain_text("没有数据行", timeout=120_000)
+    expect(page.get_by_role("region", name="批量提交记录").locator("tbody tr").first).to_contain_text("导入失败")
