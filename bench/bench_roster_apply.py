@@ -26,6 +26,11 @@ log (persons touched by the peak, and the total of unit 1).
 `--baseline DIR` runs the same measurement with the residents code of another
 checkout first (e.g. `git worktree add /tmp/old <commit>`): a same-run
 before/after pair. The database schema is the current one (a superset).
+
+At city size the PostgreSQL side is mostly WAL: each event changes about six
+index and heap pages at random, and the first change of a page after a
+checkpoint writes the whole page to the WAL (full_page_writes). `--pg-options
+"-c wal_compression=lz4"` shows what the server setting changes.
 """
 import argparse
 import json
@@ -267,6 +272,8 @@ def child(args):
     from services.residents.store import RosterStore
 
     events, state = peak_log(args.persons, args.events)
+    import gc
+    gc.freeze()  # the log in memory is the bench's, not the service's: keep the collector off it
     engine = make_engine(args.url)
     pages = []
 
@@ -364,6 +371,8 @@ def measure(label, code, url, args, persons):
     command = [sys.executable, os.path.abspath(__file__), "--child", "--code", code, "--url", url,
                "--persons", str(persons), "--events", str(args.events)]
     env = {**os.environ, "PYTHONPATH": code, "PYTHONWARNINGS": "ignore"}
+    if args.pg_options and url.startswith("postgresql"):
+        env["PGOPTIONS"] = args.pg_options  # e.g. "-c wal_compression=lz4": a server setting, per session
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=code)
     if result.returncode != 0:
         print(f"  {label}: FAILED\n{result.stderr[-3000:]}")
@@ -431,6 +440,9 @@ def main():
     parser.add_argument("--events", type=int, default=40_000)
     parser.add_argument("--engines", default="postgresql,sqlite")
     parser.add_argument("--baseline", help="another checkout's root, measured first (same-run baseline)")
+    parser.add_argument("--pg-options", default="",
+                        help="PGOPTIONS for the measured sessions, e.g. '-c wal_compression=lz4' (superuser "
+                             "settings of the server, to show what they change)")
     parser.add_argument("--refill", action="store_true", help="build the templates again")
     parser.add_argument("--drop-template", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -440,7 +452,8 @@ def main():
     if args.child:
         return child(args)
     sys.path.insert(0, ROOT)
-    print(f"bench_roster_apply: {args.events:,} events into a roster of N persons; "
+    print(f"bench_roster_apply: {args.events:,} events into a roster of N persons"
+          f"{'; PGOPTIONS ' + args.pg_options if args.pg_options else ''}; "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     target = 5000
     for engine in args.engines.split(","):

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 PAGE = 500  # events asked of the log per call when filling a gap
 CATCHUP_PAGE = 1000  # per call when catching up (declarations answers at most 1,000)
-APPLY_CHUNK = 500  # events applied in one transaction at most by a catch-up
+APPLY_CHUNK = 500  # events applied in one transaction at most by a catch-up or gap fill
 
 
 class GapNotFilled(Exception):
@@ -196,10 +196,11 @@ def catch_up(store, fetch, now, observe=None, page=CATCHUP_PAGE, pause=None, chu
     """Apply everything the log has after the checkpoint. Returns the count.
 
     Each page of the log is applied in transactions of at most `chunk`
-    events, and `pause()` (the service passes eventlet.sleep(0)) is called
-    after each: the database driver blocks the whole process while it
-    waits, so short transactions with a pause between them let the RPC
-    workers answer while a long catch-up runs."""
+    events, and `pause()` is called after each (the service's gives the
+    apply lock up and yields to the hub): the Python part of a transaction,
+    and on SQLite all of it, blocks the whole process, so short transactions
+    with a pause between them let the RPC workers answer while a long
+    catch-up runs."""
     total = 0
     while True:
         position = store.checkpoint()

@@ -2,7 +2,7 @@
 import json
 import weakref
 
-from sqlalchemy import bindparam, func, insert as insert_, select, tuple_, update
+from sqlalchemy import bindparam, func, insert as insert_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -163,7 +163,8 @@ class RosterStore:
         """Read the rows of the persons `keys` ((cert_type, cert_no) pairs)
         as PersonState objects, so that applying a batch of events asks the
         database once (PostgreSQL: one join against the arrays of keys;
-        SQLite: one query per 500 keys), not person by person."""
+        SQLite: one query per certificate type and 500 keys), not person by
+        person."""
         keys = [k for k in set(keys) if k not in self._persons and None not in k]
         if not keys:
             return
@@ -173,10 +174,15 @@ class RosterStore:
                 _PG_PRELOAD, {"types": [k[0] for k in keys], "nos": [k[1] for k in keys]})
             self._loaded(rows)
             return
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            self._loaded(self.session.execute(select(*_RESIDENT.c).where(
-                tuple_(_RESIDENT.c.cert_type, _RESIDENT.c.cert_no).in_(chunk))))
+        # SQLite: one `cert_type = ? AND cert_no IN (...)` per type and 500
+        # keys, which walks the primary key; a row-value IN scans the table.
+        by_type = {}
+        for cert_type, cert_no in keys:
+            by_type.setdefault(cert_type, []).append(cert_no)
+        for cert_type, numbers in by_type.items():
+            for start in range(0, len(numbers), 500):
+                self._loaded(self.session.execute(select(*_RESIDENT.c).where(
+                    _RESIDENT.c.cert_type == cert_type, _RESIDENT.c.cert_no.in_(numbers[start:start + 500]))))
 
     def _loaded(self, rows):
         for values in rows:

@@ -93,12 +93,13 @@ class Serial(DependencyProvider):
     instance is kept apart by the database lock on the checkpoint).
 
     Between two transactions of a long catch-up or gap fill the applier
-    pauses: it gives the lock up and yields to the hub. The database driver
-    blocks the whole process while it waits, so the RPC workers (roster,
-    person, lookup) get their turn there; and so do the roster workers
-    waiting for the lock, which find their events applied and return, so
-    that they do not keep the container's worker pool (shared with the RPC
-    entrypoints) full while the catch-up runs."""
+    pauses: it gives the lock up and yields to the hub. The Python part of a
+    transaction (and on SQLite all of it) blocks the whole process, so the
+    RPC workers (roster, person, lookup) get their turn there; and so do the
+    roster workers waiting for the lock, which find their events applied and
+    return, so that they do not keep the container's worker pool (shared
+    with the RPC entrypoints) full while the catch-up runs. (PostgreSQL
+    round trips yield by themselves: store.cooperative_waits.)"""
 
     def __init__(self):
         self.lock = Semaphore(1)
