@@ -321,9 +321,11 @@ def child(args):
         kwargs = {}
         if "pause" in inspect.signature(feed.catch_up).parameters:
             kwargs["pause"] = lambda: eventlet.sleep(0)
+        wal_before = wal_position(engine)
         started = time.perf_counter()
         applied = feed.catch_up(store, fetch, datetime.now(timezone.utc), **kwargs)
         elapsed = time.perf_counter() - started
+        wal_bytes = wal_position(engine) - wal_before if wal_before is not None else None
     done.send()
     readers.wait()
 
@@ -351,8 +353,16 @@ def child(args):
     print(json.dumps({
         "applied": applied, "seconds": elapsed, "rate": applied / elapsed, "pages": len(pages),
         "roster": summary(latencies["roster"]), "lookup": summary(latencies["lookup"]),
-        "mismatches": mismatches, "big_total": total_big, "big_expected": expected_big,
+        "mismatches": mismatches, "big_total": total_big, "big_expected": expected_big, "wal_bytes": wal_bytes,
     }))
+
+
+def wal_position(engine):
+    """The server's WAL position in bytes (PostgreSQL), None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").scalar())
 
 
 def summary(values):
@@ -383,7 +393,9 @@ def measure(label, code, url, args, persons):
     r, lk = out["roster"], out["lookup"]
     print(f"  {label:<28} {out['applied']:>7,} events in {out['seconds']:6.1f} s = {out['rate']:8,.0f} events/s"
           f" | roster page p50 {r.get('p50', 0):7.1f} p99 {r.get('p99', 0):7.1f} max {r.get('max', 0):7.1f} ms"
-          f" (n={r['n']}) | lookup p99 {lk.get('p99', 0):7.1f} ms | {check}", flush=True)
+          f" (n={r['n']}) | lookup p99 {lk.get('p99', 0):7.1f} ms | {check}"
+          + (f" | WAL {out['wal_bytes'] / out['applied'] / 1024:.0f} KB/event" if out.get("wal_bytes") else ""),
+          flush=True)
     return out
 
 
