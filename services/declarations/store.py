@@ -4,7 +4,6 @@ written with each append (projection_tables.py), the idempotency answers and
 the reads of the unit's figures and records; and the unit of work its use
 cases write in. Which engine it runs on is the recorders' concern only.
 """
-import contextlib
 from collections import Counter
 
 from sqlalchemy import func, select
@@ -15,6 +14,7 @@ from services.declarations.domain import BUSY
 
 from common.metrics import EVENTS_APPENDED
 from common.clock import utc
+from common.db import UnitOfWork
 from services.declarations.eventlog import RECORDERS, json_value, read_events, recorder
 from services.declarations.models import Event, Idempotency, Record, UnitCount, UnitMonth, UnitSeen
 from services.declarations.projection_tables import write_live
@@ -23,7 +23,7 @@ from services.declarations.projection_tables import write_live
 _CHUNK = 500
 
 
-class DeclarationsStore:
+class DeclarationsStore(UnitOfWork):
     def __init__(self, session):
         self.session = session
         self._appended = Counter()  # event types appended in the open transaction
@@ -43,31 +43,13 @@ class DeclarationsStore:
         self.session.rollback()
         self._appended.clear()
 
-    @contextlib.contextmanager
-    def reading(self):
-        """A read whose transaction ends with the block (no snapshot kept)."""
-        try:
-            yield self
-        finally:
-            self.rollback()
-
-    @contextlib.contextmanager
-    def unit_of_work(self, append=False):
-        """A write transaction (cosmicpython's unit of work): the block's
-        writes are kept only if it calls `commit()`; anything else, an
-        exception included, rolls them back. With `append` it holds the
-        append lock (see `begin_write`); without, SQLite still takes its
-        write lock at the start, so the block never fails half-way on a busy
-        database."""
+    def begin_unit_of_work(self, append=False):
+        """A unit of work (common.db.UnitOfWork); with `append` it holds the
+        append lock (see `begin_write`)."""
         if append:
             self.begin_write()
-        elif not self.session.in_transaction():
-            self._recorder(write=True)
-        try:
-            yield self
-        finally:
-            if self.session.in_transaction():
-                self.rollback()
+        else:
+            self.begin_immediate()
 
     def begin_write(self):
         """Start a write transaction holding the append lock until it ends:
