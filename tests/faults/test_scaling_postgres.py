@@ -378,7 +378,7 @@ def test_two_declarations_and_two_residents_instances_share_2000_declarations(su
             assert 0 <= lag <= DECLARATIONS, sample
     # once the consumers handled their last deliveries (the standby may have
     # applied them first), every instance reports no lag
-    deadline = time.time() + 20
+    deadline = time.time() + 120  # a cap on a loaded machine, not an expectation
     while True:
         final = snapshot(suite)
         zero = set(final["relay_lag"].values()) == {0} and set(final["consumer_lag"].values()) == {0}
