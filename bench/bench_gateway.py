@@ -82,6 +82,8 @@ def measure(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="GATEWAY_THREADS (default: the suite's)")
     parser.add_argument("--env", action="append", default=[], help="extra NAME=VALUE for the suite")
     parser.add_argument("--profile", help="record py-spy profiles into this directory")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the services' databases (postgresql: a fresh, migrated database each)")
     args = parser.parse_args(argv)
     env = dict(e.split("=", 1) for e in args.env)
     if args.workers:
@@ -91,7 +93,8 @@ def measure(argv=None):
     # Catch-up is the residents service's safety net; here it would only read
     # the filled checkpoint while the roster is being written.
     env.setdefault("RESIDENTS_CATCHUP_INTERVAL", "3600")
-    with start_suite(env) as suite:
+    with start_suite(env, database=args.database) as suite:
+        print(f"databases: {args.database}", flush=True)
         print(f"gateway: {suite.env['GATEWAY_WORKERS']} worker(s) x {suite.env['GATEWAY_THREADS']} threads; "
               f"{args.clients} clients, {args.seconds:.0f} s each", flush=True)
         admin = suite.login("admin", ADMIN_PASSWORD)

@@ -17,6 +17,8 @@ Benchmarks and their same-run baselines:
 
 - gateway (bench_gateway): GET /api/unit, GET /api/residents (page of 20 in
   a unit of 50,000), POST enrolment at 32 clients, each / GET /healthz;
+- gateway-pg: the same on PostgreSQL, whose ratios must be at least
+  SQLite's of the same run (within a 10% margin for the noise of one window);
 - batch (bench_batch, as its owner keeps it): import of 10,000 and of
   20,000 rows / openpyxl's read-only parse of the same file;
 - eventstore (bench_eventstore): single and batch appends per second;
@@ -35,7 +37,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ORDER = ("gateway", "batch", "eventstore", "rebuild", "export", "lag")
+ORDER = ("gateway", "gateway-pg", "batch", "eventstore", "rebuild", "export", "lag")
 
 
 def commands(quick):
@@ -43,6 +45,8 @@ def commands(quick):
     return {
         "gateway": py + ["bench.bench_gateway", "--seconds", "5" if quick else "10",
                          "--roster", "50000"],
+        "gateway-pg": py + ["bench.bench_gateway", "--seconds", "5" if quick else "10",
+                            "--roster", "50000", "--database", "postgresql"],
         "batch": py + ["bench.bench_batch", "--repeat", "1" if quick else "3"],
         "eventstore": py + ["bench.bench_eventstore", "--seconds", "4" if quick else "10"],
         "rebuild": py + ["bench.bench_rebuild", "--events", "200000" if quick else "1000000"],
@@ -99,6 +103,23 @@ def parse_gateway(out):
                        f"{ratio:.1%} of no-op ({r['rps']:.0f} vs {noop['rps']:.0f} req/s; "
                        f"p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms; errors {r['errors']:.0f})",
                        f">= {target:.0%}, 0 errors", ratio >= target and r["errors"] == 0))
+    return checks
+
+
+def gateway_ratios(out):
+    rows = {m["name"]: float(m["rps"]) for m in _REQ.finditer(out)}
+    noop = rows.get("GET /healthz")
+    return {name: rps / noop for name, rps in rows.items() if noop and name != "GET /healthz"}
+
+
+def parse_gateway_pg(out, sqlite_out=None):
+    checks = [(label.replace("gateway ", "gateway on PostgreSQL "), *rest)
+              for label, *rest in parse_gateway(out)]
+    if sqlite_out is not None:
+        pg, lite = gateway_ratios(out), gateway_ratios(sqlite_out)
+        for name in sorted(set(pg) & set(lite)):
+            checks.append((f"gateway {name}: PostgreSQL vs SQLite", f"{pg[name]:.1%} vs {lite[name]:.1%} of no-op",
+                           ">= SQLite's ratio (10% margin)", pg[name] >= 0.9 * lite[name]))
     return checks
 
 
@@ -161,7 +182,7 @@ def parse_lag(out):
              "p99 < 1 s", p99 < 1000 and complete)]
 
 
-PARSERS = {"gateway": parse_gateway, "batch": parse_batch, "eventstore": parse_eventstore,
+PARSERS = {"gateway": parse_gateway, "gateway-pg": parse_gateway_pg, "batch": parse_batch, "eventstore": parse_eventstore,
            "rebuild": parse_rebuild, "export": parse_export, "lag": parse_lag}
 
 
@@ -173,10 +194,12 @@ def main(argv=None):
     chosen = [n for n in ORDER if not args.only or n in args.only.split(",")]
     cmds = commands(args.quick)
     started = time.perf_counter()
-    rows, machine = [], {}
+    rows, machine, outs = [], {}, {}
     for name in chosen:
         out, code, machine[name] = run(name, cmds[name])
-        checks = PARSERS[name](out)
+        outs[name] = out
+        checks = (parse_gateway_pg(out, outs.get("gateway")) if name == "gateway-pg"
+                  else PARSERS[name](out))
         if code not in (0, 1):  # 1: a benchmark's own target missed; anything else: it failed
             checks = [(label, f"{result} (benchmark exited {code})", target, False)
                       for label, result, target, _ in checks]
