@@ -182,8 +182,8 @@ def parse_lag(out):
              "p99 < 1 s", p99 < 1000 and complete)]
 
 
-PARSERS = {"gateway": parse_gateway, "gateway-pg": parse_gateway_pg, "batch": parse_batch, "eventstore": parse_eventstore,
-           "rebuild": parse_rebuild, "export": parse_export, "lag": parse_lag}
+PARSERS = {"gateway": parse_gateway, "gateway-pg": parse_gateway_pg, "batch": parse_batch,
+           "eventstore": parse_eventstore, "rebuild": parse_rebuild, "export": parse_export, "lag": parse_lag}
 
 
 def main(argv=None):

@@ -17,7 +17,12 @@ from gateway.api import Blueprint
 from gateway.hardening import upload_body
 from gateway.routes.residents import content_disposition
 from gateway.schemas.batches import (
-    XLSX, BatchListArgs, BatchPageSchema, BatchResultSchema, BatchTypeArgs, UploadSchema,
+    XLSX,
+    BatchListArgs,
+    BatchPageSchema,
+    BatchResultSchema,
+    BatchTypeArgs,
+    UploadSchema,
 )
 from gateway.security import actor, unit_id
 from gateway.services import rpc

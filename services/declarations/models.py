@@ -4,7 +4,16 @@ the log by `python -m services.declarations.cli rebuild`)."""
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, DateTime, DDL, Index, Integer, LargeBinary, String, UniqueConstraint, event,
+    DDL,
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

@@ -10,7 +10,7 @@ A fold holds:
   records  [record row]                  one per event, in position order
 """
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from services.declarations.domain import BUSINESS_TYPE, evolve, movements
 
@@ -27,13 +27,13 @@ class MonthOf:
 
     def __call__(self, instant):
         if instant.tzinfo is None:  # SQLite gives back naive UTC
-            instant = instant.replace(tzinfo=timezone.utc)
+            instant = instant.replace(tzinfo=UTC)
         if self._lo is not None and self._lo <= instant < self._hi:
             return self._month
         local = instant.astimezone(self.tz)
         start = datetime(local.year, local.month, 1, tzinfo=self.tz)
         end = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=self.tz)
-        self._lo, self._hi = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        self._lo, self._hi = start.astimezone(UTC), end.astimezone(UTC)
         self._month = f"{local.year:04d}-{local.month:02d}"
         return self._month
 

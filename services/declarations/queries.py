@@ -5,12 +5,12 @@ from datetime import date
 from sqlalchemy import select
 
 from common import codes
+from common.clock import day_bounds, utc
 from common.errors import InvalidInput, NotFound
 from common.events import payload
 from common.identity import normalise_cert_no
 from common.person import clean_name
 from services.declarations.models import UnitCount, UnitMonth
-from common.clock import day_bounds, utc
 
 MAX_MONTHS = 120
 MAX_EVENTS = 1000

@@ -12,10 +12,10 @@ import gc
 
 from sqlalchemy import delete, func, select
 
-from services.declarations.models import PROJECTIONS, Person, Record, UnitCount, UnitMonth, UnitSeen
-from services.declarations.projection import Fold
 from common.clock import utc
 from services.declarations.eventlog import RECORDERS, iter_fold_events, json_value, recorder
+from services.declarations.models import PROJECTIONS, Person, Record, UnitCount, UnitMonth, UnitSeen
+from services.declarations.projection import Fold
 from services.declarations.projection_tables import write_rebuilt
 
 CHUNK = 20000

@@ -37,8 +37,13 @@ from nameko.timer import Timer
 from common.db import Database
 from common.metrics import EVENTS_PUBLISHED, RELAY_LAG, RELAY_LEASE_HELD
 from common.queues import (  # noqa: F401 (re-exported)
-    ALL_TYPES, EXCHANGE_NAME, PLATFORM_QUEUES, SINGLE_ACTIVE_CONSUMER, event_exchange,
-    platform_queue, subscriber_queue,
+    ALL_TYPES,
+    EXCHANGE_NAME,
+    PLATFORM_QUEUES,
+    SINGLE_ACTIVE_CONSUMER,
+    event_exchange,
+    platform_queue,
+    subscriber_queue,
 )
 from services.declarations.models import Event
 from services.declarations.relay_store import RelayStore, utcnow

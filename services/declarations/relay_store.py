@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from common.events import payload
-from services.declarations.models import RelayState
-from services.declarations.eventlog import read_events
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
+from common.events import payload
+from services.declarations.eventlog import read_events
+from services.declarations.models import RelayState
 
 RELAY = "declarations.events"  # the name of the one row: the exchange it feeds
 

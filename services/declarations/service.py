@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from nameko.dependency_providers import Config
 
+from common.clock import utcnow
 from common.db import Database
 from common.errors import EXPECTED
 from common.service import PlatformService, rpc
@@ -14,8 +15,6 @@ from services.declarations import declaring, queries
 from services.declarations.batch import batches
 from services.declarations.domain import CHANGE, ENROL, SUSPEND
 from services.declarations.store import DeclarationsStore
-from common.clock import utcnow
-
 
 
 class DeclarationsService(PlatformService):

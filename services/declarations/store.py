@@ -9,12 +9,11 @@ from collections import Counter
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from common.errors import Conflict
-from services.declarations.domain import BUSY
-
-from common.metrics import EVENTS_APPENDED
 from common.clock import utc
 from common.db import UnitOfWork
+from common.errors import Conflict
+from common.metrics import EVENTS_APPENDED
+from services.declarations.domain import BUSY
 from services.declarations.eventlog import RECORDERS, json_value, read_events, recorder
 from services.declarations.models import Event, Idempotency, Record, UnitCount, UnitMonth, UnitSeen
 from services.declarations.projection_tables import write_live

@@ -91,7 +91,7 @@ class Driver:
     def one(self, step):
         unit, kind, body = step
         key = uuid.uuid4().hex
-        for attempt in range(4):
+        for _attempt in range(4):
             try:
                 r = self.suite.api("POST", f"/api/declarations/{kind}", unit["token"], json=body,
                                    headers={"Idempotency-Key": key})
@@ -341,7 +341,7 @@ def test_two_declarations_and_two_residents_instances_share_2000_declarations(su
     process_of = {f":{suite.procs[p].pid}:": p for p in decl}
     runs = publisher_runs(audit)
     holds = {p: relay_log(suite, p)[0] for p in decl}
-    for holder_id, first, count in runs:
+    for holder_id, first, _count in runs:
         process = next(p for key, p in process_of.items() if key in holder_id)
         assert (holder_id, str(first - 1)) in {(h[1], h[2]) for h in holds[process]}, (runs, holds)
     assert sum(published.values()) == DECLARATIONS

@@ -271,8 +271,11 @@ def test_the_corrected_failures_file_imports_the_corrected_rows(suite, fresh_uni
 
 def test_batch_records_filter_by_type_date_and_number(suite, fresh_unit):
     ids = fresh_ids(2)
-    a = imported(suite, fresh_unit["token"], fx.filled("enrolment", [fx.enrolment_row(ids[0]), fx.enrolment_row(ids[1])]))
-    b = imported(suite, fresh_unit["token"], fx.filled("suspension", [fx.suspension_row(ids[0]), fx.suspension_row(fx.id_number(9))]), "suspension")
+    a = imported(suite, fresh_unit["token"],
+                 fx.filled("enrolment", [fx.enrolment_row(ids[0]), fx.enrolment_row(ids[1])]))
+    b = imported(suite, fresh_unit["token"],
+                 fx.filled("suspension", [fx.suspension_row(ids[0]), fx.suspension_row(fx.id_number(9))]),
+                 "suspension")
     listed = batches(suite, fresh_unit["token"])
     assert [i["batch_no"] for i in listed["items"]] == [b["batch_no"], a["batch_no"]]
     assert "failures" not in listed["items"][0] and listed["items"][0]["failed"] == 1

@@ -184,7 +184,7 @@ def test_hostile_files_are_refused_with_memory_bounded_and_the_platform_up(suite
     files = [(label, name, make(), status, words) for label, name, make, status, words in HOSTILE]
     answers, queued = {}, 0
     with Sampler(pids["declarations"]) as receiving, Sampler(pids["batches"]) as working:
-        for label, name, data, status, words in files:
+        for label, name, data, _status, _words in files:
             assert len(data) < 10 * 1024 * 1024, f"{label} is not under the upload limit"
             r = upload(suite, token, data, name)
             if r.status_code == 202:
@@ -196,7 +196,7 @@ def test_hostile_files_are_refused_with_memory_bounded_and_the_platform_up(suite
                 answers[label] = (r.status_code, r.json())
     print(f"\npeak RSS while refusing: declarations {receiving.peak:.0f} MB, batch worker "
           f"{working.peak:.0f} MB (VmHWM {rss_mb(pids['batches'], 'VmHWM'):.0f} MB)")
-    for label, name, data, status, words in files:
+    for label, _name, _data, status, words in files:
         code, body = answers[label]
         assert code == status, f"{label}: {code} {body}"
         assert body["error"] in ("unsupported_file", "too_large", "invalid_input"), (label, body)

@@ -4,7 +4,7 @@ with their batch number in one transaction, the batch recorded with its
 failures, a re-submitted file doubling nothing, the failures file
 re-importable, and another unit's batches invisible."""
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -15,15 +15,14 @@ from sqlalchemy.orm import Session
 from common.errors import InvalidInput, NotFound, TooLarge, UnsupportedFile
 from services.declarations import declaring, queries, rebuild
 from services.declarations.batch import batches
-from services.declarations.models import Batch, BatchFile
 from services.declarations.batch.reader import Limits
-from services.declarations.models import Base, Event
+from services.declarations.models import Base, Batch, BatchFile, Event
 from services.declarations.store import DeclarationsStore
 from tests import fixtures_xlsx as fx
 from tests.databases import schema_engine
 
 TZ = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 U = {"id": 1, "name": "东海社区居民委员会", "credit_code": "91350503MA2Y8K3Q0A"}
 V = {"id": 2, "name": "西湖社区居民委员会", "credit_code": "91350503MA2Y8K3Q0B"}
 ACTOR = {"account": "donghai", "request_id": "req-1", "address": "10.0.0.1"}
@@ -128,7 +127,8 @@ def test_the_same_file_twice_answers_with_the_first_batch_and_appends_nothing(st
 
 def test_a_changed_file_rechecks_every_row_with_already_reasons(store):
     run(store, enrol_file([fx.enrolment_row(i) for i in IDS[:3]]))
-    again = run(store, enrol_file([fx.enrolment_row(i) for i in IDS[:3]] + [{"remark": None}, fx.enrolment_row(IDS[4])]))
+    again = run(store, enrol_file([fx.enrolment_row(i) for i in IDS[:3]]
+                                  + [{"remark": None}, fx.enrolment_row(IDS[4])]))
     assert again["succeeded"] == 1 and again["failed"] == 3
     assert {f["reason"] for f in again["failures"]} == {"该人员已在本单位正常参保"}
     assert count(store, Event) == 4
@@ -202,7 +202,8 @@ def test_batch_records_filter_and_hide_other_units(store):
     assert [b["business_type"] for b in listed["items"]] == ["suspension", "enrolment", "enrolment"]
     assert batches.list_batches(store, U["id"], TZ, {"business_type": "suspension"})["total"] == 1
     assert batches.list_batches(store, U["id"], TZ, {"from": "2026-11-27", "to": "2026-11-27"})["total"] == 1
-    assert batches.list_batches(store, U["id"], TZ, {"batch_no": a["batch_no"][2:].lower()})["items"][0]["batch_no"] == a["batch_no"]
+    found = batches.list_batches(store, U["id"], TZ, {"batch_no": a["batch_no"][2:].lower()})
+    assert found["items"][0]["batch_no"] == a["batch_no"]
     assert batches.get_batch(store, U["id"], a["batch_no"], TZ)["failures"] == []
     with pytest.raises(NotFound):
         batches.get_batch(store, U["id"], theirs["batch_no"], TZ)

@@ -11,8 +11,8 @@ import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from common.errors import InvalidInput, NotFound, TooLarge, UnsupportedFile
-from services.declarations.models import Base
 from services.declarations.batch.worker import BatchWorker
+from services.declarations.models import Base
 from services.declarations.service import DeclarationsService
 from tests import fixtures_xlsx as fx
 

@@ -33,15 +33,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from common import codes
-from common.clock import utcnow
+from common.clock import day_bounds, utc, utcnow
 from common.errors import Conflict, InvalidInput, NotFound, TooLarge, UnsupportedFile
 from services.declarations import declaring, domain
-from services.declarations.batch import failures as failures_file
-from services.declarations.batch import reader, template
+from services.declarations.batch import failures as failures_file, reader, template
 from services.declarations.batch.reader import Limits
 from services.declarations.batch.rows import read_rows
 from services.declarations.batch.store import AlreadyTaken, BatchStore
-from common.clock import day_bounds, utc
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +223,7 @@ def _process(store, batches, batch, content, work, tz, limits):
     with store.unit_of_work(append=True):
         outcomes = plan if isinstance(plan, list) else declaring.record(store, plan, tz, records=False)
         refused = {row.number: declaring.rejection_text(outcome)
-                   for row, outcome in zip(to_declare, outcomes) if not outcome["ok"]}
+                   for row, outcome in zip(to_declare, outcomes, strict=True) if not outcome["ok"]}
         failures = [_failure(row, refused.get(row.number)) for row in rows
                     if row.errors or row.number in refused]
         batches.close(batch.batch_no, work.worker, status="done", total=len(rows),

@@ -126,7 +126,8 @@ def check_container(content, limits):
         return
     text = content[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if text.startswith((b"<!doctype html", b"<html", b"<table", b"<meta", b"<head", b"<body")):
-        raise UnsupportedFile("这是网页（HTML）文件，只是扩展名改成了.xls/.xlsx，请用Excel打开后另存为Excel工作簿（.xlsx）")
+        raise UnsupportedFile(
+            "这是网页（HTML）文件，只是扩展名改成了.xls/.xlsx，请用Excel打开后另存为Excel工作簿（.xlsx）")
     if text.startswith(b"<?xml") or text.startswith(b"<"):
         raise UnsupportedFile("这是XML文本文件而不是Excel工作簿，请用Excel打开后另存为.xlsx")
     if _looks_like_text(content[:4096]):

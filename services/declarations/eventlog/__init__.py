@@ -14,7 +14,13 @@ position N never misses an event that commits later.
 """
 from services.declarations.eventlog.postgres import PostgresRecorder
 from services.declarations.eventlog.recorder import (
-    EVENT_COLUMNS, Recorder, event_from_row, json_value, read_events, to_json, utc,
+    EVENT_COLUMNS,
+    Recorder,
+    event_from_row,
+    json_value,
+    read_events,
+    to_json,
+    utc,
 )
 from services.declarations.eventlog.sqlite import SqliteRecorder
 

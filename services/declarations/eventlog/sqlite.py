@@ -2,7 +2,7 @@
 through the driver's executemany; times are SQLAlchemy's text form; the
 hot read paths of rebuild go straight to the driver."""
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ _FOLD_EVENTS = (
 REBUILD_CACHE_KIB = 256 * 1024
 
 
-def sqlite_datetime(value, _utc=timezone.utc):
+def sqlite_datetime(value, _utc=UTC):
     """SQLAlchemy's storage format on SQLite: naive UTC, always microseconds
     (so that stored times and bound parameters compare as strings)."""
     if value.tzinfo is not _utc:
@@ -39,7 +39,7 @@ def _converter(value):
     return None
 
 
-def _event(row, _utc=timezone.utc, _loads=json.loads, _parse=datetime.fromisoformat):
+def _event(row, _utc=UTC, _loads=json.loads, _parse=datetime.fromisoformat):
     # event_from_row for SQLite's own types (text times and JSON): rebuild's
     # inner loop, so without the generic checks.
     position, event_id, sid, version, type_, unit_id, occurred_at, data, meta = row
@@ -51,7 +51,7 @@ def _event(row, _utc=timezone.utc, _loads=json.loads, _parse=datetime.fromisofor
     }
 
 
-def _fold_events(rows, units, _utc=timezone.utc, _loads=json.loads, _parse=datetime.fromisoformat):
+def _fold_events(rows, units, _utc=UTC, _loads=json.loads, _parse=datetime.fromisoformat):
     # `units` caches the parsed unit of each distinct unit text.
     out = []
     for position, event_id, sid, version, type_, unit_id, occurred_at, data, record_id, batch_no, unit in rows:

@@ -5,9 +5,8 @@ Revision ID: 7c1e2a9b4d10
 Revises: 51dd4b311d51
 Create Date: 2026-12-01 04:40:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '7c1e2a9b4d10'
 down_revision = '51dd4b311d51'
