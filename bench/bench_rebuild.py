@@ -22,8 +22,8 @@ from sqlalchemy import insert
 from common.db import make_engine
 from services.declarations import domain, rebuild
 from services.declarations.domain import CHANGE, ENROL, SUSPEND, Command
-from services.declarations.models import Base, Event
 from services.declarations.eventlog import EVENT_COLUMNS
+from services.declarations.models import Base, Event
 from tests.factories import id_number
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -9,8 +9,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from common.events import ENROLLED, payload
-from services.declarations.models import Base, Event
 from services.declarations.eventlog import append, iter_events, read_events
+from services.declarations.models import Base, Event
 from services.declarations.store import DeclarationsStore
 from tests.databases import schema_engine
 

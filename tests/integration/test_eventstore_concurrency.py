@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from common.config import ROOT
 from common.identity import check_character
 from services.declarations import declaring, rebuild
-from services.declarations.models import Base
 from services.declarations.eventlog import read_events
+from services.declarations.models import Base
 from services.declarations.store import DeclarationsStore
 from tests.databases import schema_engine
 
