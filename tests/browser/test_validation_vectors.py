@@ -38,7 +38,7 @@ def test_the_portal_judges_the_shared_vectors_as_the_server_does(page):
     wrong = []
     for field_name in ("phone", "name", "cert_no"):
         assert len(judged[field_name]) == len(VECTORS[field_name])
-        for case, got in zip(VECTORS[field_name], judged[field_name]):
+        for case, got in zip(VECTORS[field_name], judged[field_name], strict=True):
             want = {"ok": case["ok"], "value": case.get("value") if case["ok"] else None}
             if got != want:
                 wrong.append((field_name, case, got))
