@@ -50,11 +50,9 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, suite):
-    """A fresh browser context at 1366×768; a JavaScript error fails the test."""
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", accept_downloads=True,
-                                  base_url=suite.url)
+def _page(browser, suite, **context):
+    """A fresh browser context and page; a JavaScript error fails the test."""
+    context = browser.new_context(locale="zh-CN", accept_downloads=True, base_url=suite.url, **context)
     page = context.new_page()
     # Caps, not expectations: every wait ends as soon as its condition holds,
     # and a loaded machine (the roster following the log, a busy gateway)
@@ -68,6 +66,78 @@ def page(browser, suite):
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, suite):
+    """A fresh browser context at 1366×768; a JavaScript error fails the test."""
+    yield from _page(browser, suite, viewport=VIEWPORT)
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def phone(browser, suite):
+    """A phone: 390×844, touch, a mobile viewport; a JavaScript error fails the test."""
+    yield from _page(browser, suite, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+
+
+# ---- axe-core (npm), for the accessibility checks ---------------------------
+
+NODE_DIR = os.path.join(os.path.dirname(__file__), "node")
+AXE_JS = os.path.join(NODE_DIR, "node_modules", "axe-core", "axe.min.js")
+# WCAG 2.0/2.1 A and AA, and axe's best practices; label-content-name-mismatch
+# (WCAG 2.5.3) is one of axe's "experimental" rules, so it is asked for by name.
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+    "rules": {"label-content-name-mismatch": {"enabled": True}},
+    "resultTypes": ["violations"],
+}
+
+
+@pytest.fixture(scope="session")
+def axe_source():
+    """axe.min.js from tests/browser/node (package-lock.json), installed with
+    `npm ci` when missing, so a fresh machine needs nothing by hand."""
+    if not os.path.exists(AXE_JS):
+        npm = shutil.which("npm")
+        if not npm:
+            pytest.fail("npm is needed once to install axe-core for the accessibility tests: apt-get install npm")
+        import subprocess
+        r = subprocess.run([npm, "ci", "--prefix", NODE_DIR, "--no-audit", "--no-fund"],
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode or not os.path.exists(AXE_JS):
+            pytest.fail(f"npm ci --prefix {NODE_DIR} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+    with open(AXE_JS, encoding="utf-8") as f:
+        return f.read()
+
+
+def axe_violations(page, source, impacts=("serious", "critical")):
+    """Run axe-core on the page as it is; the violations of these impacts."""
+    expect(page.locator(".loading")).to_have_count(0)
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(content=source)
+    result = page.evaluate("(options) => axe.run(document, options)", AXE_OPTIONS)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in result["violations"] if v["impact"] in impacts]
+
+
+def assert_no_page_scroll(page, where=""):
+    """The page itself never scrolls sideways: wide content scrolls in its own box."""
+    expect(page.locator(".loading")).to_have_count(0)
+    width = page.evaluate("""() => {
+        const vw = window.innerWidth;
+        const wide = [...document.querySelectorAll('body *')].filter((el) => {
+            const r = el.getBoundingClientRect();
+            return r.width && r.right > vw + 1 && getComputedStyle(el).visibility !== 'hidden'
+                && !el.closest('.scroll-box, .sr-only');
+        }).slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${el.className} (${Math.round(el.getBoundingClientRect().right)})`);
+        return { scroll: document.documentElement.scrollWidth, inner: vw, wide };
+    }""")
+    assert width["scroll"] <= width["inner"], f"{where}: the page is {width['scroll']} px wide in a {width['inner']} px window: {width['wide']}"
+    assert not width["wide"], f"{where}: sticking out of the {width['inner']} px window: {width['wide']}"
 
 
 @pytest.fixture

@@ -139,25 +139,93 @@ function menuItem(item, current, depth) {
   }, item.icon ? h("span", { class: "menu-icon", "aria-hidden": "true" }, item.icon) : null, item.text));
 }
 
+// 大字模式 (适老化): text about 1.3× larger, remembered per browser.
+const LARGE_TEXT = "edt.largeText";
+function largeText() {
+  try { return localStorage.getItem(LARGE_TEXT) === "1"; } catch { return false; }
+}
+function applyLargeText(on) {
+  document.documentElement.classList.toggle("large-text", on);
+}
+applyLargeText(largeText());
+
+// Below a tablet's width the menu is a drawer opened from the top bar.
+const narrow = window.matchMedia("(max-width: 900px)");
+
+function drawerOpen() {
+  return !!shell && shell.el.classList.contains("drawer-open");
+}
+
+function openDrawer() {
+  if (!shell) return;
+  shell.el.classList.add("drawer-open");
+  shell.toggle.setAttribute("aria-expanded", "true");
+  const first = shell.menu.querySelector(".menu-link.active") || shell.menu.querySelector(".menu-link");
+  if (first) first.focus();
+}
+
+// returnFocus: "toggle" (Escape, the button), "main" (a screen was chosen), or none
+function closeDrawer(returnFocus) {
+  if (!drawerOpen()) return;
+  shell.el.classList.remove("drawer-open");
+  shell.toggle.setAttribute("aria-expanded", "false");
+  if (returnFocus === "toggle") shell.toggle.focus();
+  else if (returnFocus === "main") shell.main.focus({ preventScroll: true });
+}
+
+document.addEventListener("keydown", (e) => {
+  if (!drawerOpen()) return;
+  if (e.key === "Escape") {
+    e.preventDefault();
+    closeDrawer("toggle");
+  } else if (e.key === "Tab") {
+    // while open, the focus stays with the menu and its button
+    const items = [shell.toggle, ...shell.menu.querySelectorAll(".menu-link")];
+    const at = items.indexOf(document.activeElement);
+    e.preventDefault();
+    items[(at < 0 ? 0 : at + (e.shiftKey ? items.length - 1 : 1)) % items.length].focus();
+  }
+});
+narrow.addEventListener("change", () => { if (!narrow.matches) closeDrawer(); });
+
 function buildShell(s) {
-  const unread = h("a", { class: "topbar-notices", href: "#/notices", title: "通知公告" }, "✉ 通知", h("span", { class: "badge", hidden: true }));
+  const unread = h("a", { class: "topbar-notices", href: "#/notices", title: "通知公告" },
+    h("span", { "aria-hidden": "true" }, "✉ "), h("span", { class: "notices-word" }, "通知"),
+    h("span", { class: "badge", hidden: true }), h("span", { class: "sr-only unread-text" }));
   const who = s.role === "unit" && s.unit
     ? [h("span", { class: "topbar-unit", title: "单位名称" }, s.unit.name), h("span", { class: "topbar-account" }, `账号：${s.account || ""}`)]
     : [h("span", { class: "topbar-unit" }, "平台管理端"), h("span", { class: "topbar-account" }, `账号：${s.account || ""}`)];
   const menu = h("ul", { class: "menu" });
   const main = h("main", { id: "main", class: "content", tabindex: "-1" });
+  const toggle = h("button", {
+    type: "button", class: "menu-toggle", "aria-expanded": "false", "aria-controls": "sidebar",
+    onclick: () => (drawerOpen() ? closeDrawer("toggle") : openDrawer()),
+  }, h("span", { "aria-hidden": "true" }, "☰"), h("span", { class: "sr-only" }, "菜单"));
+  const textSize = h("button", {
+    type: "button", class: "btn btn-ghost btn-small text-size", "aria-pressed": String(largeText()), title: "大字模式（适老化）",
+    onclick: () => {
+      const on = !largeText();
+      try { localStorage.setItem(LARGE_TEXT, on ? "1" : "0"); } catch { /* private mode: this page only */ }
+      applyLargeText(on);
+      textSize.setAttribute("aria-pressed", String(on));
+    },
+  }, "大字");
   const el = h("div", { class: "shell" },
     h("a", { class: "skip-link", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, "跳到主要内容"),
     h("header", { class: "topbar" },
-      h("div", { class: "brand" }, h("span", { class: "brand-logo", "aria-hidden": "true" }, "E"),
-        h("span", { class: "brand-name" }, "泉州居民E点通"), h("span", { class: "brand-sub" }, "城乡居民基本医疗保险网上申报")),
-      h("div", { class: "topbar-right" }, who, unread,
-        h("button", { type: "button", class: "btn btn-ghost", onclick: logout }, "退出"))),
+      h("div", { class: "topbar-left" }, toggle,
+        h("div", { class: "brand" }, h("span", { class: "brand-logo", "aria-hidden": "true" }, "E"),
+          h("span", { class: "brand-name" }, "泉州居民E点通"), h("span", { class: "brand-sub" }, "城乡居民基本医疗保险网上申报"))),
+      h("div", { class: "topbar-right" }, who, textSize, unread,
+        h("button", { type: "button", class: "btn btn-ghost topbar-logout", onclick: logout }, "退出"))),
     h("div", { class: "body" },
-      h("nav", { class: "sidebar", "aria-label": "主菜单" }, menu),
+      h("nav", { class: "sidebar", id: "sidebar", "aria-label": "主菜单" }, menu),
+      h("div", { class: "drawer-backdrop", "aria-hidden": "true", onclick: () => closeDrawer("toggle") }),
       main));
+  // a screen chosen in the drawer closes it and takes the focus
+  menu.addEventListener("click", (e) => { if (e.target.closest("a.menu-link")) closeDrawer("main"); });
   clear(root).append(el);
-  shell = { el, main, menu, unread, role: s.role, account: s.account };
+  shell = { el, main, menu, unread, toggle, role: s.role, account: s.account };
 }
 
 function renderMenu(s, current) {
@@ -175,7 +243,8 @@ export async function refreshUnread() {
     const n = Number(data && (data.count ?? data.unread ?? data.unread_count)) || 0;
     badge.textContent = n > 99 ? "99+" : String(n);
     badge.hidden = n === 0;
-    shell.unread.setAttribute("aria-label", `通知公告，${n}条未读`);
+    // the name is the visible text and more (WCAG 2.5.3): "通知 5 条未读"
+    shell.unread.querySelector(".unread-text").textContent = n ? "条未读" : "";
   } catch {
     badge.hidden = true;
   }
@@ -215,6 +284,7 @@ async function route() {
     container = clear(root);
   } else {
     if (!shell || shell.account !== s.account) buildShell(s);
+    else closeDrawer();
     renderMenu(s, r.menu || r.path);
     container = clear(shell.main);
     container.append(loadingBlock());

@@ -1,7 +1,7 @@
 // The 12-month chart of 首页, drawn as inline SVG: bars for the increase and
 // decrease of each month (left axis), a line for the insured count at the end
 // of each month (right axis).
-import { h } from "./dom.js";
+import { h, scrollBox } from "./dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -87,5 +87,5 @@ export function monthlyChart(months) {
       h("td", null, monthLabel(m.month).full), h("td", null, String(m.increase)),
       h("td", null, String(m.decrease)), h("td", null, String(m.insured_end))))));
 
-  return h("div", { class: "chart-box" }, legend, svg, table);
+  return h("div", { class: "chart-box" }, legend, scrollBox(h("div", { class: "chart-scroll" }, svg), "近12个月参保变化图"), table);
 }

@@ -144,8 +144,31 @@ export function dataTable(columns, rows, { empty = "暂无数据", caption, rowC
       body.append(tr);
     });
   }
-  return h("div", { class: "table-wrap" },
-    h("table", { class: "table" }, caption ? h("caption", { class: "sr-only" }, caption) : null, head, body));
+  return scrollBox(h("div", { class: "table-wrap" },
+    h("table", { class: "table" }, caption ? h("caption", { class: "sr-only" }, caption) : null, head, body)), caption || "表格");
+}
+
+// A box that scrolls sideways inside the page (a wide table on a phone):
+// while its content overflows it is a labelled region in the Tab order, so
+// it can be scrolled from the keyboard too; otherwise it is a plain box.
+export function scrollBox(el, label) {
+  el.classList.add("scroll-box");
+  const check = () => {
+    const scrolls = el.scrollWidth > el.clientWidth + 1;
+    if (scrolls && !el.hasAttribute("tabindex")) {
+      el.setAttribute("tabindex", "0");
+      el.setAttribute("role", "region");
+      el.setAttribute("aria-label", `${label}（可左右滑动查看）`);
+    } else if (!scrolls && el.hasAttribute("tabindex")) {
+      for (const a of ["tabindex", "role", "aria-label"]) el.removeAttribute(a);
+    }
+  };
+  if (typeof ResizeObserver === "function") {
+    const ro = new ResizeObserver(check);
+    ro.observe(el);
+    if (el.firstElementChild) ro.observe(el.firstElementChild);
+  }
+  return el;
 }
 
 export function pager({ page, size, total, onChange, sizes = [10, 20, 50, 100] }) {
