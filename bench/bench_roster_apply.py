@@ -322,9 +322,12 @@ def child(args):
         if "pause" in inspect.signature(feed.catch_up).parameters:
             kwargs["pause"] = lambda: eventlet.sleep(0)
         wal_before = wal_position(engine)
+        cpu_before, server_before = process_cpu(), server_cpu(engine)
         started = time.perf_counter()
         applied = feed.catch_up(store, fetch, datetime.now(timezone.utc), **kwargs)
         elapsed = time.perf_counter() - started
+        cpu = process_cpu() - cpu_before
+        server = server_cpu(engine) - server_before if server_before is not None else None
         wal_bytes = wal_position(engine) - wal_before if wal_before is not None else None
     done.send()
     readers.wait()
@@ -354,7 +357,34 @@ def child(args):
         "applied": applied, "seconds": elapsed, "rate": applied / elapsed, "pages": len(pages),
         "roster": summary(latencies["roster"]), "lookup": summary(latencies["lookup"]),
         "mismatches": mismatches, "big_total": total_big, "big_expected": expected_big, "wal_bytes": wal_bytes,
+        "cpu": cpu, "server_cpu": server,
     }))
+
+
+def process_cpu():
+    """CPU seconds of this process (the service's share: the apply, and the readers)."""
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu(engine):
+    """CPU seconds of the PostgreSQL backends serving this database (local
+    server, read from /proc); None on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        pids = [p for (p,) in conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+    return total
 
 
 def wal_position(engine):
@@ -394,7 +424,9 @@ def measure(label, code, url, args, persons):
     print(f"  {label:<28} {out['applied']:>7,} events in {out['seconds']:6.1f} s = {out['rate']:8,.0f} events/s"
           f" | roster page p50 {r.get('p50', 0):7.1f} p99 {r.get('p99', 0):7.1f} max {r.get('max', 0):7.1f} ms"
           f" (n={r['n']}) | lookup p99 {lk.get('p99', 0):7.1f} ms | {check}"
-          + (f" | WAL {out['wal_bytes'] / out['applied'] / 1024:.0f} KB/event" if out.get("wal_bytes") else ""),
+          + (f" | WAL {out['wal_bytes'] / out['applied'] / 1024:.0f} KB/event" if out.get("wal_bytes") else "")
+          + f" | CPU per event: this process {out['cpu'] / out['applied'] * 1e6:.0f} µs"
+          + (f", PostgreSQL {out['server_cpu'] / out['applied'] * 1e6:.0f} µs" if out.get("server_cpu") else ""),
           flush=True)
     return out
 
