@@ -267,8 +267,11 @@ def child(args):
     from sqlalchemy.orm import Session
 
     from common.db import make_engine
-    from services.residents import feed, roster
-    from services.residents import service  # noqa: F401 (the process set-up of the service)
+    from services.residents import (
+        feed,
+        roster,
+        service,  # noqa: F401 (the process set-up of the service)
+    )
     from services.residents.store import RosterStore
 
     events, state = peak_log(args.persons, args.events)
