@@ -188,6 +188,10 @@ class Databases:
     def roster_position(self):
         return self.scalar("residents", "SELECT coalesce(max(position), 0) FROM residents_checkpoint")
 
+    def relay_position(self):
+        """The last position the outbox relay had confirmed on the broker."""
+        return self.scalar("declarations", "SELECT coalesce(max(position), 0) FROM relay_state")
+
     def close(self):
         for conn in self.conns.values():
             conn.close()
@@ -772,13 +776,27 @@ class City:
         """Residents has no rebuild command: stop it, empty its roster and set
         its checkpoint to 0, start it and time its catch-up from the log."""
         target = self.dbs.log_position()
+        # Residents catches up from the log (events_after) faster than the
+        # relay publishes; restarted from 0 it takes every message the relay
+        # still sends as a gap to fill from 0 (hundreds of thousands of
+        # events per message). So first let the relay finish publishing.
+        relay_behind = target - self.dbs.relay_position()
+        started = time.perf_counter()
+        while self.dbs.relay_position() < target and time.perf_counter() - started < 900:
+            if STOP.is_set():
+                raise Stopped()
+            time.sleep(0.5)
+        say(f"   the relay was {relay_behind:,} events behind the log; it published them in "
+            f"{time.perf_counter() - started:.1f} s" + ("" if self.dbs.relay_position() >= target else
+                                                        " (NOT ALL: timeout)"))
         self.suite.stop_process("residents")
         conn = self.dbs.conn("residents")
         # The roster queue still holds every event the relay published that
-        # the catch-up applied ahead of it; restarted from 0, residents would
-        # take each of those as a gap to fill. The log has them all: purge.
+        # the catch-up applied ahead of it: the log has them all: purge.
         queued = purge_queue(self.suite, PLATFORM_QUEUES["residents"])
-        say(f"   residents' queue held {queued} messages: purged")
+        time.sleep(2)
+        purge_queue(self.suite, PLATFORM_QUEUES["residents"])
+        say(f"   residents' queue held about {queued} messages (management stats): purged")
         tables = [t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
                   if t not in ("alembic_version", "residents_checkpoint")]
         with conn.transaction():  # every table of the projection (the roster, histories, unit versions...)
@@ -845,9 +863,18 @@ class City:
                 result["history"] = history
                 result["persons"] = self.enrolled + getattr(self, "enrolled_extra", 0)
                 result["events"] = self.dbs.log_position()
+                result["relay_behind"] = result["events"] - self.dbs.relay_position()
+                say(f"   the roster has applied the whole log (catching up from the log itself); the relay "
+                    f"has {result['relay_behind']:,} events still to publish")
                 say(f"== checkpoint {mark:,}: {result['persons']:,} persons, {result['events']:,} events in the log; "
                     f"fill {rows / max(declared, 1e-9):,.0f} enrolment rows/s declared, all {total_rows:,} rows "
                     f"through to the rosters at {total_rows / max(span, 1e-9):,.0f} rows/s (load {load():.1f})")
+                if self.args.analyze:
+                    started = time.perf_counter()
+                    for service in suites.SERVICES:
+                        self.dbs.conn(service).execute("ANALYZE")
+                    say(f"   ANALYZE of every service database ({time.perf_counter() - started:.1f} s): "
+                        "autovacuum is off on this box's server")
                 procs.wait_idle([p.pid for p in self.suite.procs.values()], timeout=60, busy_share=0.3)
                 self.check_time("reads")
                 result["reads"] = self.measure_reads(self.args.samples)
@@ -996,6 +1023,9 @@ def main(argv=None):
     parser.add_argument("--file-rows", type=int, default=10_000, help="rows per fill file (<= MAX_UPLOAD_ROWS)")
     parser.add_argument("--plans", help="write EXPLAIN (ANALYZE, BUFFERS) of the request-path queries here")
     parser.add_argument("--no-peak", action="store_true")
+    parser.add_argument("--analyze", action="store_true",
+                        help="ANALYZE the databases after each fill, as autovacuum would (it is off on the "
+                             "development box's server)")
     parser.add_argument("--rebuild", choices=("all", "last", "none"), default="all",
                         help="rebuild + verify of the declarations log at every checkpoint, the last, or none")
     parser.add_argument("--residents-rebuild", choices=("all", "last", "none"), default="all")

@@ -75,7 +75,7 @@ def _table_rows(engine):
         raw.close()
 
 
-def collect(urls, sample, path):
+def collect(urls, sample, path, analyze=True):
     """Explain every request-path query; write them to `path`. `urls`:
     {service: database URL}; `sample`: unit_id (the largest unit), token,
     cert_no, name, other_unit_id, batch_no, position. Returns
@@ -152,8 +152,33 @@ def collect(urls, sample, path):
     ]
 
     seqs, out = [], []
+    _write_pass(captures, manual, sample, out, seqs, "as the services run here")
+    unanalysed = any(not a for c in captures.values() for _n, a in _table_rows(c.engine).values())
+    if unanalysed and analyze:
+        # autovacuum may be off (it is on the development box): a
+        # production server would have analysed tables of this size.
+        for capture in captures.values():
+            raw = capture.engine.raw_connection()
+            try:
+                raw.autocommit = True
+                with raw.cursor() as cursor:
+                    cursor.execute("ANALYZE")
+            finally:
+                raw.close()
+        _write_pass(captures, manual, sample, out, seqs, "after ANALYZE (as autovacuum would have done)")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+    for capture in captures.values():
+        capture.dispose()
+    return seqs
+
+
+def _write_pass(captures, manual, sample, out, seqs, title):
+    unit = sample["unit_id"]
+    found = []
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    out.append(f"EXPLAIN (ANALYZE, BUFFERS) of the request-path queries, bench_city, {stamp}")
+    out.append("#" * 100)
+    out.append(f"EXPLAIN (ANALYZE, BUFFERS) of the request-path queries, bench_city, {stamp}: {title}")
     out.append(f"largest unit id {unit}; sample person {sample['cert_no'][:6]}...; "
                f"log position {sample['position']}\n")
     for service, capture in captures.items():
@@ -191,16 +216,13 @@ def collect(urls, sample, path):
             for line in plan:
                 m = SEQ.search(line)
                 if m:
-                    seqs.append((service, label, m.group(1), rows.get(m.group(1), (0, False))[0]))
+                    found.append((service, label, m.group(1), rows.get(m.group(1), (0, False))[0]))
     out.append("\n" + "=" * 100)
-    if seqs:
-        out.append("SEQUENTIAL SCANS ON A REQUEST PATH:")
-        for service, label, table, n in seqs:
+    if found:
+        out.append(f"SEQUENTIAL SCANS ON A REQUEST PATH ({title}):")
+        for service, label, table, n in found:
             out.append(f"  [{service}] {label}: Seq Scan on {table} (~{n:,} rows)")
     else:
-        out.append("No sequential scan on a request path.")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(out) + "\n")
-    for capture in captures.values():
-        capture.dispose()
-    return seqs
+        out.append(f"No sequential scan on a request path ({title}).")
+    out.append("")
+    seqs.extend((service, f"{label} ({title})", table, n) for service, label, table, n in found)
