@@ -236,3 +236,17 @@ def test_every_admin_screen_fits_360_px(phone, suite):
     phone.set_viewport_size({"width": 360, "height": 740})
     page = sign_in(phone, "admin", suite.admin_password, landing=r"#/admin/units$")
     tour(page, ADMIN_SCREENS, "phone360-admin")
+
+
+def test_phone_large_text_chosen_on_the_login_page(phone, unit):
+    page = phone
+    page.goto("/")
+    switch = page.get_by_role("button", name="大字")
+    expect(switch).to_have_attribute("aria-pressed", "false")
+    switch.tap()
+    expect(page.locator("html")).to_have_class(re.compile(r"\blarge-text\b"))
+    assert_no_page_scroll(page, "登录（大字）")
+    shot(page, "phone-05-login-large-text")
+    sign_in(page, unit["account"], unit["password"])
+    expect(page.locator(".topbar").get_by_role("button", name="大字")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "18px"

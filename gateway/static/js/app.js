@@ -3,6 +3,7 @@
 import { api, onUnauthorized, session } from "./api.js";
 import { loadCodes } from "./codes.js";
 import { append, clear, errorBlock, h, loadingBlock, toast } from "./dom.js";
+import { applyLargeText, textSizeButton } from "./text-size.js";
 
 const UNIT = ["unit"];
 const ADMIN = ["admin"];
@@ -139,15 +140,7 @@ function menuItem(item, current, depth) {
   }, item.icon ? h("span", { class: "menu-icon", "aria-hidden": "true" }, item.icon) : null, item.text));
 }
 
-// 大字模式 (适老化): text about 1.3× larger, remembered per browser.
-const LARGE_TEXT = "edt.largeText";
-function largeText() {
-  try { return localStorage.getItem(LARGE_TEXT) === "1"; } catch { return false; }
-}
-function applyLargeText(on) {
-  document.documentElement.classList.toggle("large-text", on);
-}
-applyLargeText(largeText());
+applyLargeText();
 
 // Below a tablet's width the menu is a drawer opened from the top bar.
 const narrow = window.matchMedia("(max-width: 900px)");
@@ -201,15 +194,7 @@ function buildShell(s) {
     type: "button", class: "menu-toggle", "aria-expanded": "false", "aria-controls": "sidebar",
     onclick: () => (drawerOpen() ? closeDrawer("toggle") : openDrawer()),
   }, h("span", { "aria-hidden": "true" }, "☰"), h("span", { class: "sr-only" }, "菜单"));
-  const textSize = h("button", {
-    type: "button", class: "btn btn-ghost btn-small text-size", "aria-pressed": String(largeText()), title: "大字模式（适老化）",
-    onclick: () => {
-      const on = !largeText();
-      try { localStorage.setItem(LARGE_TEXT, on ? "1" : "0"); } catch { /* private mode: this page only */ }
-      applyLargeText(on);
-      textSize.setAttribute("aria-pressed", String(on));
-    },
-  }, "大字");
+  const textSize = textSizeButton("btn btn-ghost btn-small");
   const el = h("div", { class: "shell" },
     h("a", { class: "skip-link", href: "#main", onclick: (e) => { e.preventDefault(); main.focus(); } }, "跳到主要内容"),
     h("header", { class: "topbar" },

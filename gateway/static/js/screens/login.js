@@ -2,6 +2,7 @@
 // when the account is locked (with the unlock time).
 import { api, session } from "../api.js";
 import { clearErrors, field, fmtDateTime, formValues, h, setFieldErrors, showFormError } from "../dom.js";
+import { textSizeButton } from "../text-size.js";
 
 export function render(root, ctx) {
   const account = h("input", { type: "text", autocomplete: "username", maxlength: "50", placeholder: "请输入平台账号", autofocus: true });
@@ -73,6 +74,7 @@ export function render(root, ctx) {
       h("h1", { id: "screen-title" }, "单位账号登录"),
       notice ? h("div", { class: "alert alert-info", role: "status" }, notice) : null,
       form,
-      h("p", { class: "login-help" }, "忘记密码或账号被锁定，请联系医保经办机构平台管理员。")));
+      h("p", { class: "login-help" }, "忘记密码或账号被锁定，请联系医保经办机构平台管理员。"),
+      h("div", { class: "login-tools" }, textSizeButton("btn btn-small"))));
   account.focus();
 }
