@@ -919,7 +919,8 @@ class City:
         seqs = city_plans.collect(self.dbs.urls, sample, self.args.plans)
         say(f"   EXPLAIN (ANALYZE, BUFFERS) of the request-path queries written to {self.args.plans} "
             f"({time.perf_counter() - started:.1f} s); sequential scans: "
-            + ("; ".join(f"[{s}] {label}: {table} (~{n:,} rows)" for s, label, table, n in seqs) or "none"))
+            + ("; ".join(f"[{s}] {label}: {table} (~{n:,} rows)" for s, label, table, n in seqs
+                         if n >= city_plans.SMALL) or f"none of a table of {city_plans.SMALL:,} rows or more"))
         return [list(s) for s in seqs]
 
 
