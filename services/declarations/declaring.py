@@ -36,7 +36,7 @@ def _iso_dates(values):
 
 def prepare(kind, unit, raw, today, meta=None):
     """A domain Command of validated, normalised data, or the Rejection
-    listing the field errors (DOMAIN.md "Validation", common/person.py)."""
+    listing the field errors (docs/domain.md "Validation rules", common/person.py)."""
     return _prepare(kind, _unit_ref(unit), raw, today, dict(meta or {}))
 
 
@@ -59,7 +59,7 @@ def _unit_ref(unit):
 
 
 def answer_of(event, tz):
-    """The answer to an accepted declaration (API.md: 201 record)."""
+    """The answer to an accepted declaration (docs/api.md: the record answered with 201)."""
     data = event["data"]
     out = {
         "record_id": event["metadata"]["record_id"],
@@ -192,7 +192,7 @@ def plan_many(store, unit, actor, items, now, tz, batch_no=None, idempotency=Non
     then checks that no person moved since it was read and appends.
 
     The decision is taken against the stream versions read (optimistic
-    concurrency, DESIGN.md): a person someone else appended to in between -
+    concurrency, docs/architecture.md): a person someone else appended to in between -
     two units enrolling one person at the same moment - is refused with 409
     BUSY and nothing is appended for them, never decided again on the new
     state. A declaration that comes after another committed simply sees it

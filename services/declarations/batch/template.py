@@ -1,4 +1,4 @@
-"""The batch templates (DOMAIN.md "Batch templates"), one .xlsx per business
+"""The batch templates (docs/domain.md, "Excel templates"), one .xlsx per business
 type, built from the same field labels and code tables the validation uses.
 
 A template has the data sheet (headers in row 1, required ones marked `*`,
