@@ -28,7 +28,7 @@ def sign_in(page, account, password, landing=r"#/home$"):
     assert_no_page_scroll(page, "登录")
     field(page, "账号").fill(account)
     field(page, "密码").fill(password)
-    page.get_by_role("button", name=re.compile("登\\s*录")).tap()
+    page.get_by_role("button", name=re.compile("登\\s*录")).click()
     page.wait_for_url(re.compile(landing))
     assert_no_page_scroll(page, landing)
     return page
@@ -207,7 +207,7 @@ def test_phone_open_a_notice(phone, unit):
     assert_no_page_scroll(page, "通知公告")
 
 
-def tour(page, screens, prefix):
+def tour(page, screens, prefix, drawer=True):
     for large in (False, True):
         page.evaluate("(on) => localStorage.setItem('edt.largeText', on ? '1' : '0')", large)
         page.reload()
@@ -221,9 +221,10 @@ def tour(page, screens, prefix):
         page.locator(".notice-list li a").first.click()
         expect(page.locator(".notice-title")).to_be_visible()
         assert_no_page_scroll(page, "通知公告详情")
-        page.get_by_role("button", name="菜单").tap()
-        assert_no_page_scroll(page, "菜单")
-        page.keyboard.press("Escape")
+        if drawer:
+            page.get_by_role("button", name="菜单").click()
+            assert_no_page_scroll(page, "菜单")
+            page.keyboard.press("Escape")
 
 
 def test_every_unit_screen_fits_360_px(phone, unit):
@@ -250,3 +251,14 @@ def test_phone_large_text_chosen_on_the_login_page(phone, unit):
     sign_in(page, unit["account"], unit["password"])
     expect(page.locator(".topbar").get_by_role("button", name="大字")).to_have_attribute("aria-pressed", "true")
     assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "18px"
+
+
+def test_every_unit_screen_fits_a_tablet_and_the_desktop(page, unit):
+    """768 px (the drawer still) and 1366 px (the menu beside the screen)."""
+    page.set_viewport_size({"width": 768, "height": 1024})
+    sign_in(page, unit["account"], unit["password"])
+    tour(page, UNIT_SCREENS, "tablet-unit")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    expect(page.get_by_role("button", name="菜单")).to_be_hidden()
+    expect(page.locator("nav.sidebar").get_by_role("link", name="首页")).to_be_visible()
+    tour(page, UNIT_SCREENS, "desktop-unit", drawer=False)
