@@ -51,7 +51,7 @@ def apply_in_order(store, events, now, observe=None):
 
     Events at or below the checkpoint are skipped; the run stops at the
     first gap, which the caller fills and offers again."""
-    try:
+    with store.unit_of_work():
         position = store.begin_apply()
         run = []
         for event in sorted(events, key=position_of):
@@ -69,13 +69,10 @@ def apply_in_order(store, events, now, observe=None):
             store.write_applied(position)  # the rows in a few bulk statements
             store.set_checkpoint(position, now)
         store.commit()
-        if observe:
-            for event in run:
-                observe(event)
-        return len(run), position
-    except BaseException:
-        store.rollback()
-        raise
+    if observe:
+        for event in run:
+            observe(event)
+    return len(run), position
 
 
 def fetch_range(fetch, after, upto, page=PAGE):

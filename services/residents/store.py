@@ -9,6 +9,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.residents.models import Checkpoint, Resident, ResidentHistory, UnitVersion
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
+from common.db import UnitOfWork
 
 FEED = "declarations"  # the one log this service follows
 _LOCK_CHECKPOINT = select(Checkpoint.position).where(Checkpoint.name == FEED).with_for_update()
@@ -111,7 +112,7 @@ def cooperative_waits():
     return True
 
 
-class RosterStore:
+class RosterStore(UnitOfWork):
     def __init__(self, session):
         self.session = session
         self._persons = {}  # (cert_type, cert_no) -> PersonState or None, in this transaction
@@ -129,9 +130,10 @@ class RosterStore:
 
     # the feed's checkpoint
     def begin_apply(self):
-        """Start the transaction that applies events. It locks the checkpoint
-        row (SQLite: the write lock at BEGIN; PostgreSQL: FOR UPDATE), so two
-        instances never apply the same position, and returns the position."""
+        """In the unit of work that applies events (or starting it): lock the
+        checkpoint row (SQLite: the write lock at BEGIN; PostgreSQL: FOR
+        UPDATE), so two instances never apply the same position, and return
+        the position."""
         if not self.session.in_transaction():
             self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         if self._postgres():
