@@ -73,7 +73,11 @@ def test_phone_sign_in_home_and_the_menu_drawer(phone, unit):
     assert name.bounding_box()["height"] <= 2 * line
     assert info.locator("[data-key=credit_code]").bounding_box()["height"] <= 2 * line
     expect(page.get_by_role("navigation", name="常用功能").get_by_role("link", name="城乡居民参保", exact=True)).to_be_visible()
-    expect(page.get_by_role("region", name="近12个月参保变化").locator("svg g.month")).to_have_count(12)
+    chart = page.get_by_role("region", name="近12个月参保变化")
+    expect(chart.locator("svg g.month")).to_have_count(12)
+    # a thumb on a month shows its figures (the chart scrolls in its own box)
+    chart.locator("svg g.month").last.locator("rect.hit").tap()
+    expect(chart.locator(".chart-tip")).to_contain_text("月末参保 0 人")
     shot(page, "phone-02-home")
 
     # the menu is a drawer behind a button of the top bar

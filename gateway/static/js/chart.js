@@ -62,7 +62,8 @@ export function monthlyChart(months) {
     const cx = pad.l + slot * i + slot / 2;
     const label = monthLabel(m.month);
     const tip = `${label.full}：增加 ${m.increase} 人，减少 ${m.decrease} 人，月末参保 ${m.insured_end} 人`;
-    const g = s("g", { class: "month", "data-month": m.month }, s("title", null, tip));
+    const g = s("g", { class: "month", "data-month": m.month }, s("title", null, tip),
+      s("rect", { class: "hit", x: cx - slot / 2, y: pad.t, width: slot, height: ih + pad.b }));
     g.append(s("rect", { class: "bar-inc", x: cx - bw - 1, y: yBar(m.increase), width: bw, height: Math.max(0, pad.t + ih - yBar(m.increase)) }));
     g.append(s("rect", { class: "bar-dec", x: cx + 1, y: yBar(m.decrease), width: bw, height: Math.max(0, pad.t + ih - yBar(m.decrease)) }));
     g.append(s("text", { x: cx, y: H - pad.b + 16, "text-anchor": "middle" }, label.short));
@@ -87,5 +88,15 @@ export function monthlyChart(months) {
       h("td", null, monthLabel(m.month).full), h("td", null, String(m.increase)),
       h("td", null, String(m.decrease)), h("td", null, String(m.insured_end))))));
 
-  return h("div", { class: "chart-box" }, legend, scrollBox(h("div", { class: "chart-scroll" }, svg), "近12个月参保变化图"), table);
+  // A tap (or click) on a month shows its figures under the chart: the
+  // <title> tips need a mouse to hover.
+  const tipLine = h("p", { class: "chart-tip", "aria-hidden": "true" }, "点按某月的柱形，查看当月数字");
+  svg.addEventListener("click", (e) => {
+    const g = e.target.closest && e.target.closest("g.month");
+    if (!g) return;
+    for (const x of svg.querySelectorAll("g.month.on")) x.classList.remove("on");
+    g.classList.add("on");
+    tipLine.textContent = g.querySelector("title").textContent;
+  });
+  return h("div", { class: "chart-box" }, legend, scrollBox(h("div", { class: "chart-scroll" }, svg), "近12个月参保变化图"), tipLine, table);
 }
