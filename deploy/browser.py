@@ -20,8 +20,10 @@ PACKAGES = {
     "fonts-wqy-microhei": lambda: os.path.exists(FONT),
     # Converts the batch tests' files so a workbook not written by openpyxl is imported.
     "libreoffice-calc-nogui": lambda: shutil.which("libreoffice") or shutil.which("soffice"),
+    # The accessibility tests install axe-core with npm (tests/browser/node).
+    "npm": lambda: shutil.which("npm"),
 }
-REQUIRED = ("chromium", "firefox-esr", "libreoffice-calc-nogui")
+REQUIRED = ("chromium", "firefox-esr", "libreoffice-calc-nogui", "npm")
 
 
 def missing():
