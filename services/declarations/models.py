@@ -94,6 +94,11 @@ class Record(Base):
         Index("ux_records_record_id", "record_id", unique=True),
         Index("ix_records_unit_position", "unit_id", "position"),
         Index("ix_records_unit_declared", "unit_id", "declared_at"),
+        # The record list's filters by name, 证件号码 and batch (bench/city-plans.txt:
+        # without them a filter walked all of a unit's records).
+        Index("ix_records_unit_name", "unit_id", "name"),
+        Index("ix_records_unit_cert_no", "unit_id", "cert_no"),
+        Index("ix_records_unit_batch", "unit_id", "batch_no"),
     )
 
 
