@@ -90,26 +90,6 @@ def processes(suite):
     return {name: procs.tree(proc.pid) for name, proc in suite.procs.items()}
 
 
-def reset_peaks(pids):
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/clear_refs", "w") as f:
-                f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
-        except OSError:
-            pass
-
-
-def peak_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 # -- one import ------------------------------------------------------------------
 
 def run_once(suite, admin, rows, expected_bad, label):
@@ -119,7 +99,7 @@ def run_once(suite, admin, rows, expected_bad, label):
     everyone = [pid for pids in tree.values() for pid in pids]
     procs.wait_idle(everyone, timeout=120, busy_share=0.05)
     before = openpyxl_parse(data)
-    reset_peaks(everyone)
+    procs.reset_peaks(everyone)
     start = time.perf_counter()
     r = suite.api("POST", "/api/batches?business_type=enrolment", unit["token"],
                   files={"file": (f"{label}.xlsx", data, XLSX)})
@@ -133,7 +113,7 @@ def run_once(suite, admin, rows, expected_bad, label):
             break
         time.sleep(0.01)
     elapsed = time.perf_counter() - start
-    memory = {name: max(peak_mb(pid) for pid in pids) for name, pids in tree.items()}
+    memory = {name: max(procs.peak_mb(pid) for pid in pids) for name, pids in tree.items()}
     split = service_split(suite, body["batch_no"])
     correct = body["total"] == len(rows) and body["failed"] == expected_bad
     # The baseline again once the relay and residents have digested the

@@ -619,14 +619,11 @@ class City:
         watched = {"residents": procs.tree(self.suite.procs["residents"].pid),
                    "gateway": procs.tree(self.suite.procs["gateway"].pid)}
         for pids in watched.values():
-            for pid in pids:
-                with contextlib.suppress(OSError):
-                    with open(f"/proc/{pid}/clear_refs", "w") as f:
-                        f.write("5")
+            procs.reset_peaks(pids)
         started = time.perf_counter()
         r = self.client.call("GET", "/api/residents/export", big.token, timeout=900)
         seconds = time.perf_counter() - started
-        peaks = {name: max(peak_mb(p) for p in pids) for name, pids in watched.items()}
+        peaks = {name: max(procs.peak_mb(p) for p in pids) for name, pids in watched.items()}
         result = {"status": r.status_code, "seconds": seconds, "rows": int(r.headers.get("X-Row-Count") or 0),
                   "bytes": len(r.content), "peak_mb": peaks, "load": load()}
         say(f"   export of the largest unit: HTTP {r.status_code}, {result['rows']:,} rows, "
@@ -932,17 +929,6 @@ def purge_queue(suite, queue):
     held = requests.get(url, timeout=10).json().get("messages", 0)
     requests.delete(url + "/contents", timeout=10)
     return held
-
-
-def peak_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 # -- the summary ----------------------------------------------------------------------

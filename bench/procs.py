@@ -50,3 +50,25 @@ def wait_idle(pids, timeout=60, busy_share=0.15, window=1.0):
         if sum(cpu_seconds(p) for p in pids) - before < busy_share * window:
             return True
     return False
+
+
+def reset_peaks(pids):
+    """Reset each process's peak resident memory (VmHWM) to its current RSS."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
+
+def peak_mb(pid):
+    """A process's peak resident memory (VmHWM) in MB, 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
