@@ -24,6 +24,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT = {"width": 1366, "height": 768}
 
 
+# Every screen of each role, as (route, title): the tours of the phone and
+# accessibility tests.
+UNIT_SCREENS = [
+    ("/home", "首页"), ("/notices", "通知公告"), ("/roster", "人员列表"),
+    ("/declare/enrolment", "城乡居民参保"), ("/declare/batch-enrolment", "批量城乡居民参保"),
+    ("/declare/suspension", "城乡居民暂停参保"), ("/declare/batch-suspension", "批量城乡居民暂停参保"),
+    ("/declare/change", "城乡居民变更"), ("/batches", "批量提交记录"), ("/records", "城乡居民参保记录"),
+    ("/password", "修改密码"),
+]
+ADMIN_SCREENS = [("/admin/units", "单位管理"), ("/admin/notices", "通知公告管理"),
+                 ("/notices", "通知公告"), ("/password", "修改密码")]
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/browser" in str(item.fspath).replace(os.sep, "/"):

@@ -6,17 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import axe_violations, field, login
+from tests.browser.conftest import ADMIN_SCREENS, UNIT_SCREENS, axe_violations, field, login
 
-UNIT_SCREENS = [
-    ("/home", "首页"), ("/notices", "通知公告"), ("/roster", "人员列表"),
-    ("/declare/enrolment", "城乡居民参保"), ("/declare/batch-enrolment", "批量城乡居民参保"),
-    ("/declare/suspension", "城乡居民暂停参保"), ("/declare/batch-suspension", "批量城乡居民暂停参保"),
-    ("/declare/change", "城乡居民变更"), ("/batches", "批量提交记录"), ("/records", "城乡居民参保记录"),
-    ("/password", "修改密码"),
-]
-ADMIN_SCREENS = [("/admin/units", "单位管理"), ("/admin/notices", "通知公告管理"),
-                 ("/notices", "通知公告"), ("/password", "修改密码")]
 SIZES = {"desktop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
 
 

@@ -7,20 +7,10 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import assert_no_page_scroll, field, shot
+from tests.browser.conftest import ADMIN_SCREENS, UNIT_SCREENS, assert_no_page_scroll, field, shot
 from tests.browser.test_batches import ENROLMENT_COLUMNS, download_template, fill_template, import_file
 from tests.browser.test_declarations import enrol_by_api, person_no
 from tests.factories import enrolment, id_number
-
-UNIT_SCREENS = [
-    ("/home", "首页"), ("/notices", "通知公告"), ("/roster", "人员列表"),
-    ("/declare/enrolment", "城乡居民参保"), ("/declare/batch-enrolment", "批量城乡居民参保"),
-    ("/declare/suspension", "城乡居民暂停参保"), ("/declare/batch-suspension", "批量城乡居民暂停参保"),
-    ("/declare/change", "城乡居民变更"), ("/batches", "批量提交记录"), ("/records", "城乡居民参保记录"),
-    ("/password", "修改密码"),
-]
-ADMIN_SCREENS = [("/admin/units", "单位管理"), ("/admin/notices", "通知公告管理"),
-                 ("/notices", "通知公告"), ("/password", "修改密码")]
 
 
 def sign_in(page, account, password, landing=r"#/home$"):
