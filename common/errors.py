@@ -82,4 +82,11 @@ class TooManyRequests(DomainError):
     status = 429
 
 
+@_register
+class AccountDisabled(Forbidden):
+    """Sign-in of a unit the operator disabled (services/auth/units.py)."""
+    code = "account_disabled"
+    status = 403
+
+
 EXPECTED = (DomainError,)

@@ -1,7 +1,7 @@
 """Tables of the auth service."""
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -15,6 +15,13 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(100))
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The operator's workbench (services/auth/units.py): county-level division
+    # (common/divisions.py), 乡镇/街道, contact, and whether it may sign in.
+    division: Mapped[str] = mapped_column(String(6), server_default="000000", index=True)
+    street: Mapped[str] = mapped_column(String(50), server_default="")
+    contact: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class Account(Base):
@@ -50,3 +57,33 @@ class LoginAttempt(Base):
         Index("ix_login_attempts_account_at", "account", "at"),
         Index("ix_login_attempts_address_at", "address", "at"),
     )
+
+
+class UnitChange(Base):
+    """What happened to a unit, by whom and when (services/auth/units.py):
+    its creation and every change an operator made. Also the feed the
+    declarations service copies units' divisions from (`unit_changes_after`),
+    so `id` only grows and each row holds the unit as it was after it."""
+    __tablename__ = "unit_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    action: Mapped[str] = mapped_column(String(20))  # created | updated | migrated | imported
+    changes: Mapped[dict] = mapped_column(JSON)  # {field: [before, after]}
+    unit: Mapped[dict] = mapped_column(JSON)  # {name, credit_code, account, division, street, disabled}
+
+
+class UnitImport(Base):
+    """One import of units from Excel: its totals, its refused rows (with
+    the values as typed, for the failures workbook) and, until the operator
+    downloads it once, the workbook of the generated initial passwords."""
+    __tablename__ = "unit_imports"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    total: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[list] = mapped_column(JSON)
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

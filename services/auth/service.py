@@ -1,4 +1,5 @@
 """Nameko entrypoints of the auth service."""
+import base64
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
@@ -7,12 +8,15 @@ from nameko.events import EventDispatcher
 from common.db import Database
 from common.errors import EXPECTED
 from common.service import PlatformService, rpc
-from services.auth import accounts, rules
+from services.auth import accounts, rules, units
 from services.auth.store import AuthStore, token_hash, utcnow
 
 # Published before a logout or password change answers; every gateway process
 # evicts the named tokens from its principal cache (gateway/auth_cache.py).
 TOKENS_REVOKED = "tokens_revoked"
+# Published after a unit is created or changed; the declarations service
+# then copies the change (unit_changes_after) into its unit references.
+UNIT_CHANGED = "unit_changed"
 
 
 class AuthService(PlatformService):
@@ -32,6 +36,7 @@ class AuthService(PlatformService):
 
     @rpc(expected_exceptions=EXPECTED)
     def login(self, account, password, address=None):
+        units.refuse_disabled_login(self.store, account)
         token, principal, expires_at = accounts.login(
             self.store, account, password, address, utcnow(), self._ttl(), self._limits())
         return {"token": token, "expires_at": expires_at.isoformat(), **principal}
@@ -73,3 +78,61 @@ class AuthService(PlatformService):
     @rpc(expected_exceptions=EXPECTED)
     def unit_logins(self, unit_id, limit=100):
         return accounts.unit_logins(self.store, unit_id, limit)
+
+    # the operator's workbench (services/auth/units.py)
+    @rpc(expected_exceptions=EXPECTED)
+    def admin_create_unit(self, values, actor=None):
+        unit = units.create(self.store, values, actor, utcnow())
+        self.dispatch(UNIT_CHANGED, {"unit_id": unit["id"]})
+        return unit
+
+    @rpc(expected_exceptions=EXPECTED)
+    def admin_list_units(self, filters=None, page=1, size=20):
+        return units.list_units(self.store, filters, page, size, utcnow())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def admin_get_unit(self, unit_id):
+        return units.get(self.store, unit_id, utcnow())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def admin_update_unit(self, unit_id, values, actor=None):
+        unit, ended = units.update_unit(self.store, unit_id, values, actor, utcnow())
+        if ended:  # a disabled unit's tokens stop at once in every gateway
+            self.dispatch(TOKENS_REVOKED, {"account": ended, "except": None})
+        self.dispatch(UNIT_CHANGED, {"unit_id": unit_id})
+        return unit
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unit_history(self, unit_id):
+        return units.history(self.store, unit_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unit_changes_after(self, after=0, limit=1000):
+        return units.changes_after(self.store, after, limit)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def units_template(self):
+        return _b64(units.template())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def import_units(self, content_b64, actor=None):
+        result = units.import_units(self.store, base64.b64decode(content_b64), actor, utcnow())
+        if result["succeeded"]:
+            self.dispatch(UNIT_CHANGED, {})
+        return result
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unit_import_failures(self, import_id):
+        return _b64(units.import_failures(self.store, import_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unit_import_credentials(self, import_id):
+        return _b64(units.take_credentials(self.store, import_id, utcnow()))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def units_directory(self):
+        return units.directory(self.store)
+
+
+def _b64(file):
+    return {"file_name": file["file_name"], "content": base64.b64encode(file["content"]).decode()}
