@@ -25,7 +25,7 @@ sys.path.insert(0, ROOT)
 from common.config import service_config  # noqa: E402
 from common.db import make_engine  # noqa: E402
 
-SERVICES = ("auth", "declarations", "residents", "notices")
+SERVICES = ("auth", "declarations", "residents", "notices", "audit")
 
 
 def metadata(service):

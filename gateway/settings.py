@@ -22,4 +22,4 @@ def from_env():
     }
 
 
-SERVICES = ("auth", "declarations", "residents", "notices")
+SERVICES = ("auth", "declarations", "residents", "notices", "audit")

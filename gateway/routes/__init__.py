@@ -13,6 +13,7 @@ MODULES = [
     "residents",
     "events",
     "batches",
+    "audit",
 ]
 
 ALL = tuple(importlib.import_module(f"gateway.routes.{name}") for name in MODULES)

@@ -1,0 +1,243 @@
+"""Publishing audit records to the audit service, with publisher confirms.
+
+One AuditPublisher per process (the gateway makes one per gunicorn worker,
+started after the fork on first use). Callers hand it records; a background
+thread of its own sends what has gathered as one persistent message
+({"records": [...]}) on the `audit` exchange, waits for the broker's
+confirm, and then tells every caller of that message: so concurrent
+requests share one publish and one confirm, and a caller who waits knows
+that its record is on the broker's disk (the queue is durable).
+
+    ticket = publisher.submit(record)   # never blocks
+    ticket.wait(5)                      # True once confirmed, False if not (yet)
+    publisher.ready()                   # connected, and the audit service consumes
+
+What a caller does with a failure is its business (the gateway refuses
+answers that carry personal data, see gateway/audit.py). A record that was
+not confirmed stays in the publisher's memory and is sent again once the
+broker is back (each record has an id; the audit service stores an id
+once), up to `max_pending` records, beyond which the oldest are dropped
+and logged. `ready()` also asks the broker, every `check_interval`
+seconds, whether the audit queue has a consumer: while the audit service
+is down the gateway fails closed even though the queue would keep the
+records.
+
+Use `record(...)` to build a record in the shape the audit service stores
+(services/audit/chain.py)."""
+import collections
+import logging
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+from kombu import Connection, Exchange, Producer, Queue
+
+from common.queues import SINGLE_ACTIVE_CONSUMER
+
+# The exchange and queue of the audit trail (services/audit consumes):
+# persistent messages on a durable direct exchange, routed to one durable
+# queue, single-active-consumer because records are chained in the order
+# the audit service takes them. Each message body is {"records": [...]};
+# each record carries its own id, which the audit service stores once.
+AUDIT_EXCHANGE_NAME = "audit"
+AUDIT_QUEUE_NAME = "audit.records"
+AUDIT_ROUTING_KEY = "record"
+
+
+def audit_exchange():
+    return Exchange(AUDIT_EXCHANGE_NAME, type="direct", durable=True, delivery_mode=PERSISTENT)
+
+
+def audit_queue():
+    return Queue(AUDIT_QUEUE_NAME, exchange=audit_exchange(), routing_key=AUDIT_ROUTING_KEY,
+                 durable=True, auto_delete=False, queue_arguments=SINGLE_ACTIVE_CONSUMER)
+
+log = logging.getLogger(__name__)
+
+PERSISTENT = 2
+
+
+def record(action, outcome="success", *, account=None, role=None, unit_id=None, address=None,
+           request_id=None, object=None, at=None):  # noqa: A002 (the record's field is called object)
+    """An audit record: a fresh id, the time now (UTC) unless given."""
+    return {
+        "id": uuid.uuid4().hex,
+        "at": (at or datetime.now(UTC)).isoformat(),
+        "account": account, "role": role, "unit_id": unit_id, "address": address,
+        "request_id": request_id, "action": action, "object": object or {}, "outcome": outcome,
+    }
+
+
+class Ticket:
+    """A submitted record's fate: `wait(timeout)` is True once the broker
+    confirmed its message, False when publishing failed or time ran out."""
+
+    __slots__ = ("record", "_done", "ok")
+
+    def __init__(self, record_):
+        self.record = record_
+        self._done = threading.Event()
+        self.ok = False
+
+    def settle(self, ok):
+        self.ok = ok
+        self._done.set()
+
+    def wait(self, timeout):
+        self._done.wait(timeout)
+        return self.ok
+
+
+class AuditPublisher:
+    def __init__(self, amqp_uri, batch=500, max_pending=100_000, check_interval=1.0,
+                 confirm_timeout=10.0, heartbeat=10):
+        self.amqp_uri = amqp_uri
+        self.batch = batch
+        self.max_pending = max_pending
+        self.check_interval = check_interval
+        self.confirm_timeout = confirm_timeout
+        self.heartbeat = heartbeat
+        self._pending = collections.deque()  # tickets not yet confirmed
+        self._cond = threading.Condition()
+        self._connected = False
+        self._consumers = 0
+        self._checked = 0.0  # monotonic time of the last consumer check
+        self._pid = None
+        self._thread = None
+        self._stop = threading.Event()
+        self.published = 0  # records confirmed by this process (tests, metrics)
+        self.dropped = 0
+
+    # callers
+    def submit(self, record_):
+        """Queue `record_` for publishing; returns its Ticket at once. While
+        the broker is unreachable the ticket fails at once (the record
+        stays queued and is sent when the broker is back)."""
+        self._ensure_thread()
+        ticket = Ticket(record_)
+        with self._cond:
+            if len(self._pending) >= self.max_pending:
+                lost = self._pending.popleft()
+                lost.settle(False)
+                self.dropped += 1
+                log.error("audit: %s records waiting for the broker; dropped record %s (%s)",
+                          self.max_pending, lost.record.get("id"), lost.record.get("action"))
+            self._pending.append(ticket)
+            connected = self._connected
+            self._cond.notify()
+        if not connected:
+            ticket.ok = False
+            ticket._done.set()
+        return ticket
+
+    def publish(self, record_, timeout):
+        """Submit and wait: True once confirmed."""
+        return self.submit(record_).wait(timeout)
+
+    def ready(self):
+        """Whether a record published now would be confirmed and consumed:
+        the connection is up, and the audit queue had a consumer at a
+        check made in the last few check intervals."""
+        self._ensure_thread()
+        fresh = time.monotonic() - self._checked < max(3 * self.check_interval, 3.0)
+        return self._connected and self._consumers > 0 and fresh
+
+    def withhold(self, ticket, outcome="withheld"):
+        """Change the outcome of a record that is still waiting to be sent
+        (its caller refused the answer it was about)."""
+        with self._cond:
+            if not ticket.ok:
+                ticket.record["outcome"] = outcome
+
+    def pending(self):
+        return len(self._pending)
+
+    # the publishing thread
+    def _ensure_thread(self):
+        pid = os.getpid()
+        if self._pid == pid:
+            return
+        with self._cond:
+            if self._pid == pid:
+                return
+            # first use in this process (gunicorn forks workers after the app is made)
+            self._pid = pid
+            self._connected = False
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, name="audit-publisher", daemon=True)
+            self._thread.start()
+
+    def start(self):
+        self._ensure_thread()
+        return self
+
+    def stop(self, timeout=5):
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pid = None
+
+    def _run(self):
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                self._serve()
+                backoff = 0.2
+            except Exception as exc:  # the broker went away, or never came
+                log.warning("audit publisher lost the broker (%s: %s); retrying", type(exc).__name__, exc)
+            finally:
+                with self._cond:
+                    self._connected = False
+                    self._consumers = 0
+                    for ticket in self._pending:  # callers waiting now learn it failed
+                        if not ticket._done.is_set():
+                            ticket.settle(False)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 3.0)
+
+    def _serve(self):
+        with Connection(self.amqp_uri, heartbeat=self.heartbeat, connect_timeout=5,
+                        transport_options={"confirm_publish": True}) as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.channel()
+            audit_queue()(channel).declare()
+            producer = Producer(channel, exchange=audit_exchange(), routing_key=AUDIT_ROUTING_KEY,
+                                serializer="json")
+            self._check_consumers(channel)
+            with self._cond:
+                self._connected = True
+            log.info("audit publisher connected")
+            while not self._stop.is_set():
+                with self._cond:
+                    if not self._pending:
+                        self._cond.wait(self.check_interval)
+                    tickets = [self._pending[i] for i in range(min(len(self._pending), self.batch))]
+                if tickets:
+                    self._send(producer, tickets)
+                if time.monotonic() - self._checked >= self.check_interval:
+                    self._check_consumers(channel)
+                    conn.heartbeat_check()
+
+    def _send(self, producer, tickets):
+        with self._cond:
+            records = [t.record for t in tickets]
+            body = {"records": records}
+        producer.publish(body, delivery_mode=PERSISTENT, message_id=uuid.uuid4().hex,
+                         headers={"records": len(records)}, timeout=self.confirm_timeout)
+        sent = {id(t) for t in tickets}
+        with self._cond:
+            # They are the front of the queue (less any a full queue dropped meanwhile).
+            while self._pending and id(self._pending[0]) in sent:
+                self._pending.popleft()
+            for ticket in tickets:
+                ticket.settle(True)
+            self.published += len(tickets)
+
+    def _check_consumers(self, channel):
+        _name, _messages, consumers = channel.queue_declare(queue=AUDIT_QUEUE_NAME, passive=True)
+        self._consumers = consumers
+        self._checked = time.monotonic()
