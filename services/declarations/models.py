@@ -7,6 +7,7 @@ from sqlalchemy import (
     DDL,
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Index,
     Integer,
@@ -224,3 +225,110 @@ class BatchCounter(Base):
     __tablename__ = "batch_counters"
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+# -- the campaign figures (services/declarations/campaign, docs/workbench.md) ----
+# Operator records (unit_refs, unit_placements, unit_targets: kept, never
+# rebuilt) and projections (campaign_*: emptied and replayed by rebuild).
+
+FIGURES = ("increase", "decrease", "new_enrolments", "transfers_in", "transfers_out", "suspensions",
+           "declarations")
+
+
+class UnitRef(Base):
+    __tablename__ = "unit_refs"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(100))
+    credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True, index=True)
+    account: Mapped[str | None] = mapped_column(String(50), nullable=True, index=True)
+    division: Mapped[str] = mapped_column(String(6))
+    street: Mapped[str] = mapped_column(String(50))
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class UnitPlacement(Base):
+    __tablename__ = "unit_placements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    # Events after this log position count under this placement; a unit's
+    # first placement holds from the start of the log (0).
+    after_position: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    division: Mapped[str] = mapped_column(String(6))
+    street: Mapped[str] = mapped_column(String(50))
+    __table_args__ = (Index("ix_unit_placements_unit", "unit_id", "after_position"),)
+
+
+class UnitTarget(Base):
+    __tablename__ = "unit_targets"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    target: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignDay(Base):
+    __tablename__ = "campaign_days"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, business time zone
+    division: Mapped[str] = mapped_column(String(6), primary_key=True)
+    street: Mapped[str] = mapped_column(String(50), primary_key=True)
+    increase: Mapped[int] = mapped_column(Integer)
+    decrease: Mapped[int] = mapped_column(Integer)
+    new_enrolments: Mapped[int] = mapped_column(Integer)
+    transfers_in: Mapped[int] = mapped_column(Integer)
+    transfers_out: Mapped[int] = mapped_column(Integer)
+    suspensions: Mapped[int] = mapped_column(Integer)
+    declarations: Mapped[int] = mapped_column(Integer)
+    # Covering the daily chart's sum (by day, optionally by division).
+    __table_args__ = (Index("ix_campaign_days_day", "day", "division", "increase"),)
+
+
+class CampaignMonth(Base):
+    __tablename__ = "campaign_months"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    division: Mapped[str] = mapped_column(String(6), primary_key=True)
+    street: Mapped[str] = mapped_column(String(50), primary_key=True)
+    increase: Mapped[int] = mapped_column(Integer)
+    decrease: Mapped[int] = mapped_column(Integer)
+    new_enrolments: Mapped[int] = mapped_column(Integer)
+    transfers_in: Mapped[int] = mapped_column(Integer)
+    transfers_out: Mapped[int] = mapped_column(Integer)
+    suspensions: Mapped[int] = mapped_column(Integer)
+    declarations: Mapped[int] = mapped_column(Integer)
+    last_day: Mapped[str] = mapped_column(String(10))  # the last day with a declaration
+    __table_args__ = (Index("ix_campaign_months_month", "month"),)
+
+
+class CampaignBatch(Base):
+    __tablename__ = "campaign_batches"
+    batch_no: Mapped[str] = mapped_column(String(24), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[str] = mapped_column(String(10))  # finished, business time zone
+    division: Mapped[str] = mapped_column(String(6))
+    street: Mapped[str] = mapped_column(String(50))
+    rows: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_campaign_batches_day", "day"),)
+
+
+class CampaignReason(Base):
+    """The failure reasons of a finished batch: rows refused for each."""
+    __tablename__ = "campaign_reasons"
+    batch_no: Mapped[str] = mapped_column(String(24), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    day: Mapped[str] = mapped_column(String(10))
+    division: Mapped[str] = mapped_column(String(6))
+    street: Mapped[str] = mapped_column(String(50))
+    rows: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_campaign_reasons_day", "day"),)
+
+
+CAMPAIGN_PROJECTIONS = (CampaignDay.__table__, CampaignMonth.__table__, CampaignBatch.__table__,
+                        CampaignReason.__table__)
+
+PROJECTIONS = PROJECTIONS + CAMPAIGN_PROJECTIONS

@@ -8,10 +8,14 @@ A fold holds:
   persons  {stream_id: state}            see domain.evolve
   units    {unit_id: {id, name, credit_code}}
   records  [record row]                  one per event, in position order
+  campaign {(unit_id, day, placement): figures}  the campaign figures
+                                         (campaign/figures.py); `placer`
+                                         set by a replay, None live
 """
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from services.declarations.campaign.figures import DayOf, fold_event
 from services.declarations.domain import BUSINESS_TYPE, evolve, movements
 
 
@@ -68,6 +72,9 @@ class Fold:
         self.units = {}
         self.records = []
         self.touched = set()
+        self.day_of = DayOf(tz)
+        self.campaign = {}
+        self.placer = None
 
     def apply(self, event, evolving=True):
         moves = movements(event)
@@ -89,6 +96,7 @@ class Fold:
         if unit:
             self.units[event["unit_id"]] = unit
         self.records.append(record_of(event))
+        fold_event(self.campaign, event, self.day_of(event["occurred_at"]), self.placer)
         return self
 
     def apply_all(self, events, after=None):

@@ -2,6 +2,7 @@
 projection tables (persons, unit counts, unit months, records, units seen):
 added to the stored figures on the live path, into empty tables on a
 rebuild. Engine differences go through the event log's recorder."""
+from services.declarations.campaign import writes as campaign
 from services.declarations.eventlog import recorder, to_json
 from services.declarations.models import Person, Record, UnitCount, UnitMonth, UnitSeen
 
@@ -72,6 +73,8 @@ def write_live(conn, fold, stored):
     log.insert_rows("records", RECORD_COLUMNS, [
         (r["record_id"], r["position"], r["unit_id"], r["business_type"], r["action"], r["cert_type"],
          r["cert_no"], r["name"], when(r["declared_at"]), r["batch_no"]) for r in fold.take_records()])
+    campaign.write_live(conn, fold.campaign)
+    fold.campaign = {}
 
 
 def write_rebuilt(conn, fold):
@@ -82,3 +85,4 @@ def write_rebuilt(conn, fold):
     for table, rows in ((UnitCount, counts), (UnitMonth, months), (Person, persons), (UnitSeen, units)):
         log.bulk_insert(table.__table__, rows)
     log.bulk_insert(Record.__table__, fold.take_records())
+    campaign.write_rebuilt(conn, fold.campaign)

@@ -13,6 +13,8 @@ import gc
 from sqlalchemy import delete, func, select
 
 from common.clock import utc
+from services.declarations.campaign import verify as campaign_verify, writes as campaign_writes
+from services.declarations.campaign.placing import Placer
 from services.declarations.eventlog import RECORDERS, iter_fold_events, json_value, recorder
 from services.declarations.models import PROJECTIONS, Person, Record, UnitCount, UnitMonth, UnitSeen
 from services.declarations.projection import Fold
@@ -83,12 +85,14 @@ def rebuild(engine, tz, chunk=CHUNK):
 
 def _replay_into(conn, tz, chunk):
     fold = Fold(tz)
+    fold.placer = Placer(conn)
     count = 0
     for events in iter_fold_events(conn, 0, chunk):
         fold.apply_all(events)
         count += len(events)
         recorder(conn).bulk_insert(Record.__table__, fold.take_records())
     write_rebuilt(conn, fold)
+    campaign_writes.rebuild_batches(conn, tz)
     return count
 
 
@@ -96,6 +100,7 @@ def replay(conn, tz, chunk=CHUNK, on_chunk=None):
     """Fold the whole log in memory; `on_chunk(events, records)` sees each
     chunk's records, which are then dropped to bound memory."""
     fold = Fold(tz)
+    fold.placer = Placer(conn)
     for events in iter_fold_events(conn, 0, chunk):
         fold.apply_all(events)
         records = fold.take_records()
@@ -163,4 +168,6 @@ def verify(engine, tz, chunk=CHUNK):
         units = {r.unit_id: {"id": r.unit_id, "name": r.name, "credit_code": r.credit_code}
                  for r in conn.execute(select(UnitSeen))}
         _compare("units_seen", units, fold.units, report)
+        for name, live, replayed in campaign_verify.tables(conn, tz, fold.campaign):
+            _compare(name, live, replayed, report)
     return seen["events"], report

@@ -3,9 +3,15 @@
 `unit` is {id, name, credit_code} and `actor` {account, request_id, address},
 both taken by the gateway from the caller's token, never from the request."""
 import base64
+import logging
 from zoneinfo import ZoneInfo
 
+import eventlet
 from nameko.dependency_providers import Config
+from nameko.events import event_handler
+from nameko.exceptions import UnknownService
+from nameko.rpc import RpcProxy
+from nameko.timer import timer
 
 from common.clock import utcnow
 from common.db import Database
@@ -13,14 +19,21 @@ from common.errors import EXPECTED
 from common.service import PlatformService, rpc
 from services.declarations import declaring, queries
 from services.declarations.batch import batches
+from services.declarations.campaign import workbench
 from services.declarations.domain import CHANGE, ENROL, SUSPEND
 from services.declarations.store import DeclarationsStore
+
+log = logging.getLogger(__name__)
+# Seconds a dashboard waits for auth's unit feed before answering with the
+# units it knows (docs/workbench.md).
+UNIT_FEED_TIMEOUT = 3
 
 
 class DeclarationsService(PlatformService):
     name = "declarations"
     store = Database(DeclarationsStore)
     config = Config()
+    auth = RpcProxy("auth")
 
     @property
     def tz(self):
@@ -97,3 +110,60 @@ class DeclarationsService(PlatformService):
     @rpc(expected_exceptions=EXPECTED)
     def batch_template(self, business_type):
         return batches.template_workbook(business_type, batches.limits_of(self.config))
+
+    # the operator's campaign figures (services/declarations/campaign, docs/workbench.md)
+    def _sync_units(self):
+        """Copy auth's unit changes not seen yet; never fails the caller
+        (the figures then place units as last known)."""
+        try:
+            with eventlet.Timeout(UNIT_FEED_TIMEOUT):
+                return workbench.sync_units(self.store, self.auth.unit_changes_after, utcnow())
+        except (eventlet.Timeout, UnknownService) as problem:
+            log.warning("auth's unit feed not read: %r", problem)
+        return 0
+
+    @event_handler("auth", "unit_changed")
+    def on_unit_changed(self, payload):
+        self._sync_units()
+
+    @timer(interval=60)
+    def units_timer(self):
+        self._sync_units()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def sync_units(self):
+        return self._sync_units()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def campaign_dashboard(self, params=None):
+        self._sync_units()
+        return workbench.dashboard(self.store, self.tz, params or {}, utcnow())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def campaign_daily(self, year=None, division=None):
+        return workbench.daily(self.store, self.tz, year, division, utcnow())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def campaign_export(self, params=None):
+        self._sync_units()
+        file = workbench.export(self.store, self.tz, params or {}, utcnow())
+        return {"file_name": file["file_name"], "content": base64.b64encode(file["content"]).decode()}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def set_target(self, year, unit_id, target, actor=None):
+        self._sync_units()
+        return workbench.set_target(self.store, year, unit_id, target, actor, utcnow())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def targets_template(self, year):
+        self._sync_units()
+        file = workbench.targets_template(self.store, year)
+        return {"file_name": file["file_name"], "content": base64.b64encode(file["content"]).decode()}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def import_targets(self, year, content_b64, actor=None):
+        self._sync_units()
+        result = workbench.import_targets(self.store, year, base64.b64decode(content_b64), actor, utcnow())
+        failures = result.pop("failures_file")
+        result["failures_file"] = base64.b64encode(failures).decode() if failures else None
+        return result

@@ -1,0 +1,416 @@
+"""The campaign dashboard: city → division → 乡镇/街道 → unit figures as of a
+day, read from the campaign projections (never from the roster).
+
+As of day D (business time zone; the log up to the end of D), for year Y:
+- insured: a unit's count now less its net movements after D, counted under
+  the placement the unit had at the end of D (a unit that moved takes its
+  insured persons along); target, completion and idle units likewise;
+- flows (this month's increase and decrease, this year's new enrolments,
+  transfers, suspensions): the days of Y (of D's month) up to D, each under
+  the placement its events were appended with (earlier months stay where
+  they were);
+- batches: those finished in Y up to D, under the placement the unit had
+  when each finished;
+- last declaration: the unit's last day with a declaration up to D.
+
+Levels: `city` lists the divisions, `division` the streets of one division,
+`street` the units of one street, `unit` the units of the whole city or of
+the division/street given (for sorting all units). `totals` sums the scope.
+"""
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from common import sheets
+from common.divisions import ALL_DIVISIONS, DIVISIONS, division_name
+from common.errors import InvalidInput
+from services.declarations.campaign.figures import WIDTH
+from services.declarations.campaign.placing import NOWHERE, Timeline
+from services.declarations.campaign.tables import (
+    FIGURES,
+    CampaignBatch,
+    CampaignDay,
+    CampaignMonth,
+    CampaignReason,
+    UnitRef,
+    UnitTarget,
+)
+from services.declarations.models import UnitCount, UnitSeen
+
+LEVELS = ("city", "division", "street", "unit")
+FIELDS = ("insured", "target", "completion", "month_increase", "month_decrease", "year_new",
+          "year_transfer_in", "year_transfer_out", "year_suspended", "batches", "batch_rows",
+          "batch_failed_rows", "batch_failure_rate", "last_declared_at")
+SORTABLE = FIELDS + ("code", "name")
+TOP_REASONS = 5
+IDLE_LIMIT = 200
+CAMPAIGN = ((9, 1), (12, 31))  # 集中参保期, Fujian
+
+HEADERS = {"code": "代码", "name": "名称", "division_name": "所属区县", "street": "乡镇/街道",
+           "insured": "参保人数", "target": "参保任务数", "completion": "完成率",
+           "month_increase": "本月增员", "month_decrease": "本月减员", "year_new": "本年新参保",
+           "year_transfer_in": "本年转入", "year_transfer_out": "本年转出", "year_suspended": "本年暂停",
+           "batches": "批量提交次数", "batch_rows": "批量行数", "batch_failed_rows": "批量失败行数",
+           "batch_failure_rate": "批量失败率", "top_failure_reasons": "主要失败原因",
+           "last_declared_at": "最近申报日期"}
+
+
+def _bad(field, message):
+    return InvalidInput(message, {field: [message]})
+
+
+def parse_day(value, field="as_of"):
+    if value in (None, ""):
+        return None
+    try:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+    except ValueError:
+        raise _bad(field, "日期格式应为YYYY-MM-DD") from None
+
+
+def _params(params, today):
+    as_of = parse_day(params.get("as_of")) or today
+    year = int(params.get("year") or as_of.year)
+    if not 2000 <= year <= 2100:
+        raise _bad("year", "年度不正确")
+    if as_of.year > year:
+        as_of = date(year, 12, 31)
+    level = params.get("level") or "city"
+    if level not in LEVELS:
+        raise _bad("level", "层级应为 city、division、street 或 unit")
+    division = params.get("division") or None
+    if division and division not in ALL_DIVISIONS:
+        raise _bad("division", "所属区县不正确")
+    if level in ("division", "street") and not division:
+        raise _bad("division", "请选择区县")
+    street = params.get("street")
+    if level == "street" and street is None:
+        raise _bad("street", "请选择乡镇/街道")
+    idle_days = int(params.get("idle_days") or 7)
+    if not 1 <= idle_days <= 366:
+        raise _bad("idle_days", "未申报天数应为1至366")
+    sort = params.get("sort") or ("code" if level in ("city", "division") else "-insured")
+    if sort.lstrip("-") not in SORTABLE:
+        raise _bad("sort", "排序字段不正确")
+    return {"as_of": as_of, "year": year, "level": level, "division": division, "street": street,
+            "idle_days": idle_days, "sort": sort, "page": max(int(params.get("page") or 1), 1),
+            "size": min(max(int(params.get("size") or 50), 1), 5000)}
+
+
+class _Group:
+    __slots__ = ("code", "name", "unit_id", "division", "street", "insured", "target", "flows",
+                 "month_flows", "batches", "rows", "failed", "reasons", "last")
+
+    def __init__(self, code, name, unit_id=None, division=None, street=None):
+        self.code, self.name, self.unit_id = code, name, unit_id
+        self.division, self.street = division, street
+        self.insured = self.target = self.batches = self.rows = self.failed = 0
+        self.flows = [0] * WIDTH
+        self.month_flows = [0, 0]
+        self.reasons = defaultdict(int)
+        self.last = ""
+
+    def view(self):
+        f = self.flows
+        out = {"code": self.code, "name": self.name, "insured": self.insured, "target": self.target,
+               "completion": round(self.insured / self.target, 4) if self.target else None,
+               "month_increase": self.month_flows[0], "month_decrease": self.month_flows[1],
+               "year_new": f[2], "year_transfer_in": f[3], "year_transfer_out": f[4], "year_suspended": f[5],
+               "batches": self.batches, "batch_rows": self.rows, "batch_failed_rows": self.failed,
+               "batch_failure_rate": round(self.failed / self.rows, 4) if self.rows else None,
+               "top_failure_reasons": [{"reason": r, "rows": n} for r, n in
+                                       sorted(self.reasons.items(), key=lambda x: (-x[1], x[0]))[:TOP_REASONS]],
+               "last_declared_at": self.last or None}
+        if self.unit_id is not None:
+            out["unit_id"] = self.unit_id
+        if self.division is not None:
+            out["division"], out["division_name"] = self.division, division_name(self.division)
+        if self.street is not None:
+            out["street"] = self.street
+        return out
+
+
+def _end_of(day, tz):
+    return datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(days=1)
+
+
+def _units(session):
+    return {r.unit_id: r for r in session.execute(
+        select(UnitRef.unit_id, UnitRef.name, UnitRef.disabled, UnitRef.division, UnitRef.street))}
+
+
+def dashboard(session, tz, params, today):
+    p = _params(params, today)
+    facts = _facts(session, tz, p)
+    items, totals = _roll_up(facts, p)
+    key = p["sort"].lstrip("-")
+    reverse = p["sort"].startswith("-")
+    present = [i for i in items if i.get(key) is not None]
+    absent = [i for i in items if i.get(key) is None]
+    present.sort(key=lambda i: (i[key], i["code"]), reverse=reverse)
+    items = present + absent
+    start = (p["page"] - 1) * p["size"]
+    return {"as_of": p["as_of"].isoformat(), "year": p["year"], "level": p["level"],
+            "division": p["division"], "division_name": division_name(p["division"]) if p["division"] else None,
+            "street": p["street"], "sort": p["sort"], "page": p["page"], "size": p["size"],
+            "total_items": len(items), "totals": totals, "items": items[start:start + p["size"]],
+            "idle_days": p["idle_days"], "idle_units": facts["idle"][:IDLE_LIMIT], "idle_total": len(facts["idle"])}
+
+
+def _in_scope(p, division, street):
+    if p["division"] and division != p["division"]:
+        return False
+    if p["street"] is not None and p["level"] in ("street", "unit") and street != p["street"]:
+        return False
+    return True
+
+
+def _facts(session, tz, p):
+    as_of, year = p["as_of"], p["year"]
+    d, month = as_of.isoformat(), as_of.isoformat()[:7]
+    first_month, month_start, year_start = f"{year}-01", month + "-01", f"{year}-01-01"
+    end = _end_of(as_of, tz)
+    refs = _units(session)
+    timeline = Timeline(session.connection())
+    names = dict(session.execute(select(UnitSeen.unit_id, UnitSeen.name)).all())
+
+    # insured as of D: now, less what moved after D
+    insured = dict(session.execute(select(UnitCount.unit_id, UnitCount.insured_count)).all())
+    for unit_id, net in session.execute(
+            select(CampaignDay.unit_id, func.sum(CampaignDay.increase - CampaignDay.decrease))
+            .where(CampaignDay.day > d).group_by(CampaignDay.unit_id)):
+        insured[unit_id] = insured.get(unit_id, 0) - int(net or 0)
+    targets = dict(session.execute(select(UnitTarget.unit_id, UnitTarget.target)
+                                   .where(UnitTarget.year == year)).all())
+
+    where = {}
+    for unit_id in set(refs) | set(insured) | set(targets):
+        where[unit_id] = timeline.at(unit_id, end) if unit_id in timeline.times else (
+            (refs[unit_id].division, refs[unit_id].street) if unit_id in refs else NOWHERE)
+
+    # flows of the year up to D and of D's month, under their placements
+    cols = [func.sum(getattr(CampaignMonth, f)) for f in FIGURES]
+    year_flows = defaultdict(lambda: [0] * WIDTH)
+    month_flows = defaultdict(lambda: [0, 0])
+    for unit_id, division, street, *figures in session.execute(
+            select(CampaignMonth.unit_id, CampaignMonth.division, CampaignMonth.street, *cols)
+            .where(CampaignMonth.month >= first_month, CampaignMonth.month < month)
+            .group_by(CampaignMonth.unit_id, CampaignMonth.division, CampaignMonth.street)):
+        entry = year_flows[(unit_id, division, street)]
+        for i in range(WIDTH):
+            entry[i] += int(figures[i] or 0)
+    dcols = [func.sum(getattr(CampaignDay, f)) for f in FIGURES]
+    for unit_id, division, street, *figures in session.execute(
+            select(CampaignDay.unit_id, CampaignDay.division, CampaignDay.street, *dcols)
+            .where(CampaignDay.day >= max(month_start, year_start), CampaignDay.day <= d)
+            .group_by(CampaignDay.unit_id, CampaignDay.division, CampaignDay.street)):
+        entry = year_flows[(unit_id, division, street)]
+        for i in range(WIDTH):
+            entry[i] += int(figures[i] or 0)
+        if month_start >= year_start:
+            month_flows[(unit_id, division, street)] = [int(figures[0] or 0), int(figures[1] or 0)]
+
+    # last declaration up to D
+    last = dict(session.execute(select(CampaignMonth.unit_id, func.max(CampaignMonth.last_day))
+                                .where(CampaignMonth.month < month).group_by(CampaignMonth.unit_id)).all())
+    for unit_id, day in session.execute(
+            select(CampaignDay.unit_id, func.max(CampaignDay.day))
+            .where(CampaignDay.day >= month_start, CampaignDay.day <= d, CampaignDay.declarations > 0)
+            .group_by(CampaignDay.unit_id)):
+        if day and day > (last.get(unit_id) or ""):
+            last[unit_id] = day
+
+    batches = session.execute(
+        select(CampaignBatch.unit_id, CampaignBatch.division, CampaignBatch.street, func.count(),
+               func.sum(CampaignBatch.rows), func.sum(CampaignBatch.failed))
+        .where(CampaignBatch.day >= year_start, CampaignBatch.day <= d)
+        .group_by(CampaignBatch.unit_id, CampaignBatch.division, CampaignBatch.street)).all()
+    reasons = session.execute(
+        select(CampaignReason.unit_id, CampaignReason.division, CampaignReason.street, CampaignReason.reason,
+               func.sum(CampaignReason.rows))
+        .where(CampaignReason.day >= year_start, CampaignReason.day <= d)
+        .group_by(CampaignReason.unit_id, CampaignReason.division, CampaignReason.street,
+                  CampaignReason.reason)).all()
+
+    idle_before = (as_of - timedelta(days=p["idle_days"])).isoformat()
+    idle = []
+    for unit_id, ref in refs.items():
+        division, street = where[unit_id]
+        if ref.disabled or not _in_scope(p, division, street):
+            continue
+        seen = last.get(unit_id) or ""
+        if seen <= idle_before:
+            idle.append({"unit_id": unit_id, "name": ref.name, "division": division,
+                         "division_name": division_name(division), "street": street,
+                         "last_declared_at": seen or None,
+                         "idle_days": (as_of - date.fromisoformat(seen)).days if seen else None,
+                         "insured": insured.get(unit_id, 0), "target": targets.get(unit_id)})
+    idle.sort(key=lambda u: (u["last_declared_at"] or "", u["unit_id"]))
+    return {"refs": refs, "names": names, "where": where, "insured": insured, "targets": targets,
+            "year_flows": year_flows, "month_flows": month_flows, "last": last, "batches": batches,
+            "reasons": reasons, "idle": idle}
+
+
+def _key(p, unit_id, division, street):
+    """The item a unit's figures go to at this level, or None (out of scope)."""
+    if not _in_scope(p, division, street):
+        return None
+    level = p["level"]
+    if level == "city":
+        return division
+    if level == "division":
+        return street
+    return unit_id
+
+
+def _roll_up(facts, p):
+    groups = {}
+    level = p["level"]
+    refs, names = facts["refs"], facts["names"]
+
+    def group(key, unit_id, division, street):
+        g = groups.get(key)
+        if g is None:
+            if level == "city":
+                g = _Group(key, division_name(key))
+            elif level == "division":
+                g = _Group(key, key or "（未填写）", division=division, street=key)
+            else:
+                name = refs[unit_id].name if unit_id in refs else names.get(unit_id) or f"单位{unit_id}"
+                placed = facts["where"].get(unit_id, (division, street))
+                g = _Group(str(unit_id), name, unit_id=unit_id, division=placed[0], street=placed[1])
+            groups[key] = g
+        return g
+
+    if level == "city":
+        for code in DIVISIONS:
+            group(code, None, code, None)
+    where = facts["where"]
+    for unit_id, (division, street) in where.items():
+        key = _key(p, unit_id, division, street)
+        if key is None:
+            continue
+        g = group(key, unit_id, division, street)
+        g.insured += facts["insured"].get(unit_id, 0)
+        g.target += facts["targets"].get(unit_id, 0) or 0
+        seen = facts["last"].get(unit_id) or ""
+        if seen > g.last:
+            g.last = seen
+    for (unit_id, division, street), figures in facts["year_flows"].items():
+        key = _key(p, unit_id, division, street)
+        if key is None:
+            continue
+        g = group(key, unit_id, division, street)
+        for i in range(WIDTH):
+            g.flows[i] += figures[i]
+    for (unit_id, division, street), (inc, dec) in facts["month_flows"].items():
+        key = _key(p, unit_id, division, street)
+        if key is not None:
+            g = group(key, unit_id, division, street)
+            g.month_flows[0] += inc
+            g.month_flows[1] += dec
+    for unit_id, division, street, count, rows, failed in facts["batches"]:
+        key = _key(p, unit_id, division, street)
+        if key is not None:
+            g = group(key, unit_id, division, street)
+            g.batches += count
+            g.rows += int(rows or 0)
+            g.failed += int(failed or 0)
+    for unit_id, division, street, reason, rows in facts["reasons"]:
+        key = _key(p, unit_id, division, street)
+        if key is not None:
+            group(key, unit_id, division, street).reasons[reason] += int(rows or 0)
+    # (未分区 is listed at city level only when a figure put it there)
+    total = _Group("total", "合计" if level != "city" else "泉州市")
+    for g in groups.values():
+        total.insured += g.insured
+        total.target += g.target
+        total.batches += g.batches
+        total.rows += g.rows
+        total.failed += g.failed
+        for i in range(WIDTH):
+            total.flows[i] += g.flows[i]
+        total.month_flows[0] += g.month_flows[0]
+        total.month_flows[1] += g.month_flows[1]
+        for reason, rows in g.reasons.items():
+            total.reasons[reason] += rows
+        if g.last > total.last:
+            total.last = g.last
+    return [g.view() for g in groups.values()], total.view()
+
+
+def daily(session, year, division=None):
+    """Enrolments of each day of the campaign of `year` beside the same days
+    of the year before."""
+    (m1, d1), (m2, d2) = CAMPAIGN
+
+    def sums(y):
+        where = [CampaignDay.day >= date(y, m1, d1).isoformat(), CampaignDay.day <= date(y, m2, d2).isoformat()]
+        if division:
+            where.append(CampaignDay.division == division)
+        return dict(session.execute(select(CampaignDay.day, func.sum(CampaignDay.increase))
+                                    .where(*where).group_by(CampaignDay.day)).all())
+
+    this, last = sums(year), sums(year - 1)
+    days, day = [], date(year, m1, d1)
+    while day <= date(year, m2, d2):
+        try:
+            same = day.replace(year=year - 1).isoformat()
+        except ValueError:  # 29 February
+            same = None
+        days.append({"date": day.isoformat(), "enrolments": int(this.get(day.isoformat()) or 0),
+                     "last_year": int(last.get(same) or 0) if same else 0})
+        day += timedelta(days=1)
+    return {"year": year, "division": division, "days": days}
+
+
+def export(session, tz, params, today):
+    """The dashboard's table (every row, in its order) and its idle units as
+    an .xlsx."""
+    answer = dashboard(session, tz, {**params, "page": 1, "size": 5000}, today)
+    level = answer["level"]
+    columns = ["code", "name"] + (["division_name", "street"] if level in ("street", "unit") else []) + [
+        f for f in FIELDS] + ["top_failure_reasons"]
+    rows = []
+    for item in [*answer["items"], {**answer["totals"], "code": "", "name": "合计"}]:
+        row = []
+        for c in columns:
+            value = item.get(c)
+            if c == "top_failure_reasons":
+                value = "；".join(f"{r['reason']}（{r['rows']}）" for r in value or [])
+            elif c in ("completion", "batch_failure_rate") and value is not None:
+                value = f"{value * 100:.1f}%"
+            elif c == "completion" and value is None:
+                value = "未下达"
+            row.append("" if value is None else value)
+        rows.append(row)
+    scope = answer["division_name"] or "泉州市"
+    if answer["street"]:
+        scope += answer["street"]
+    notes = [f"{scope} 参保进度（截至 {answer['as_of']}，{answer['year']}年度）",
+             f"未申报超过{answer['idle_days']}天的单位：{answer['idle_total']}个（见“未申报单位”表）"]
+    content = sheets.build([HEADERS[c] for c in columns], rows, title="参保进度", notes=notes)
+    idle_rows = [[u["unit_id"], u["name"], u["division_name"], u["street"], u["last_declared_at"] or "从未申报",
+                  u["idle_days"] if u["idle_days"] is not None else "", u["insured"]] for u in answer["idle_units"]]
+    idle = sheets.build(["单位ID", "单位名称", "所属区县", "乡镇/街道", "最近申报日期", "未申报天数", "参保人数"],
+                        idle_rows, title="未申报单位")
+    return {"file_name": f"参保进度-{scope}-{answer['as_of']}.xlsx", "content": _merge(content, idle)}
+
+
+def _merge(first, second):
+    """`first` with the data sheet of `second` added."""
+    import io
+
+    from openpyxl import load_workbook
+
+    book, other = load_workbook(io.BytesIO(first)), load_workbook(io.BytesIO(second))
+    source = other.active
+    sheet = book.create_sheet(source.title, 1)
+    for row in source.iter_rows(values_only=True):
+        sheet.append(list(row))
+    for col, dim in source.column_dimensions.items():
+        sheet.column_dimensions[col].width = dim.width
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

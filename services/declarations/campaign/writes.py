@@ -1,0 +1,133 @@
+"""Writing the campaign projections: the day and month figures a Fold
+folded (live: added to the stored rows; rebuild: into emptied tables), and
+the finished batches (tailed from the `batches` table, where the batch
+workers record them)."""
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, select
+
+from common.clock import utc
+from services.declarations.campaign import placing
+from services.declarations.campaign.figures import WIDTH, DayOf, months_of, reasons_of
+from services.declarations.campaign.tables import (
+    FIGURES,
+    CampaignBatch,
+    CampaignDay,
+    CampaignMonth,
+    CampaignReason,
+)
+from services.declarations.eventlog import recorder
+from services.declarations.models import Batch
+
+
+def _resolved(conn, days):
+    """Day entries whose open placement (None: the live path) is the unit's
+    current one."""
+    open_units = {unit for unit, _, place in days if place is None}
+    if not open_units:
+        return days
+    where = placing.current(conn, open_units)
+    out = {}
+    for (unit, day, place), figures in days.items():
+        key = (unit, day, place if place is not None else where.get(unit, placing.NOWHERE))
+        entry = out.get(key)
+        if entry is None:
+            out[key] = list(figures)
+        else:
+            for i in range(WIDTH):
+                entry[i] += figures[i]
+    return out
+
+
+def _rows(days):
+    day_rows = [{"unit_id": u, "day": d, "division": p[0], "street": p[1], **dict(zip(FIGURES, f, strict=True))}
+                for (u, d, p), f in days.items()]
+    month_rows = [{"unit_id": u, "month": m, "division": p[0], "street": p[1],
+                   **dict(zip(FIGURES, f[:WIDTH], strict=True)), "last_day": f[WIDTH]}
+                  for (u, m, p), f in months_of(days).items()]
+    return day_rows, month_rows
+
+
+def write_live(conn, days):
+    from services.declarations.projection_tables import upsert
+
+    if not days:
+        return
+    day_rows, month_rows = _rows(_resolved(conn, days))
+    keys = ["unit_id", "day", "division", "street"]
+    upsert(conn, CampaignDay.__table__, day_rows, keys,
+           lambda t, x: {name: t.c[name] + x[name] for name in FIGURES})
+    upsert(conn, CampaignMonth.__table__, month_rows, ["unit_id", "month", "division", "street"],
+           lambda t, x: {**{name: t.c[name] + x[name] for name in FIGURES},
+                         "last_day": case((x.last_day > t.c.last_day, x.last_day), else_=t.c.last_day)})
+
+
+def write_rebuilt(conn, days):
+    day_rows, month_rows = _rows(_resolved(conn, days))
+    log = recorder(conn)
+    log.bulk_insert(CampaignDay.__table__, day_rows)
+    log.bulk_insert(CampaignMonth.__table__, month_rows)
+
+
+# -- batches --------------------------------------------------------------------
+
+def batch_rows(conn, tz, batches):
+    """The campaign_batches and campaign_reasons rows of finished batches
+    (batch_no, unit_id, finished_at, total, failed, failures)."""
+    timeline = placing.Timeline(conn)
+    day_of = DayOf(tz)
+    out, reasons = [], []
+    for batch_no, unit_id, finished_at, total, failed, failures in batches:
+        finished = utc(finished_at)
+        division, street = timeline.at(unit_id, finished)
+        day = day_of(finished)
+        out.append({"batch_no": batch_no, "unit_id": unit_id, "day": day, "division": division,
+                    "street": street, "rows": total or 0, "failed": failed or 0})
+        reasons.extend({"batch_no": batch_no, "reason": reason, "unit_id": unit_id, "day": day,
+                        "division": division, "street": street, "rows": rows}
+                       for reason, rows in reasons_of(failures).items())
+    return out, reasons
+
+
+def finished_batches(where):
+    return (select(Batch.batch_no, Batch.unit_id, Batch.finished_at, Batch.total, Batch.failed,
+                   Batch.failures)
+            .where(Batch.status.in_(("done", "failed")), Batch.finished_at.is_not(None), *where))
+
+
+def untailed(conn, tz, lookback=timedelta(days=2), limit=None):
+    """Finished batches not projected yet: those finished since the newest
+    day projected (less `lookback`, for a slower worker that committed later)."""
+    newest = conn.scalar(select(CampaignBatch.day).order_by(CampaignBatch.day.desc()).limit(1))
+    where = []
+    if newest:
+        where.append(Batch.finished_at >= utc(datetime.fromisoformat(newest).replace(tzinfo=tz)) - lookback)
+    known = select(CampaignBatch.batch_no).where(CampaignBatch.batch_no == Batch.batch_no).exists()
+    query = finished_batches(where).where(~known)
+    return conn.execute(query.limit(limit) if limit else query).all()
+
+
+def tail_batches(conn, tz):
+    """Project the finished batches not projected yet. Idempotent: two
+    callers at once add each batch once."""
+    rows = untailed(conn, tz)
+    if not rows:
+        return 0
+    batches, reasons = batch_rows(conn, tz, rows)
+    log = recorder(conn)
+    for table, items, keys in ((CampaignBatch.__table__, batches, ["batch_no"]),
+                               (CampaignReason.__table__, reasons, ["batch_no", "reason"])):
+        if items:
+            conn.execute(log.insert(table).on_conflict_do_nothing(index_elements=keys), items)
+    return len(batches)
+
+
+def rebuild_batches(conn, tz):
+    conn.execute(delete(CampaignReason))
+    conn.execute(delete(CampaignBatch))
+    rows = conn.execute(finished_batches([])).all()
+    batches, reasons = batch_rows(conn, tz, rows)
+    log = recorder(conn)
+    log.bulk_insert(CampaignBatch.__table__, batches)
+    log.bulk_insert(CampaignReason.__table__, reasons)
+    return len(batches)

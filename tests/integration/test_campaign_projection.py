@@ -1,0 +1,216 @@
+"""The campaign projections over a real store, on SQLite and PostgreSQL:
+placements from auth's unit feed, figures as of a day, a unit moving
+division, a unit declaring before its first placement, batches, targets,
+and rebuild/verify covering all of it."""
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.errors import InvalidInput, NotFound
+from common.identity import check_character
+from services.declarations import declaring, rebuild
+from services.declarations.campaign import workbench
+from services.declarations.campaign.tables import CampaignDay, CampaignMonth
+from services.declarations.models import Base
+from services.declarations.store import DeclarationsStore
+from tests.databases import schema_engine
+
+TZ = ZoneInfo("Asia/Shanghai")
+ACTOR = {"account": "op", "request_id": "req-1", "address": "10.0.0.1"}
+U1 = {"id": 1, "name": "东海社区居民委员会", "credit_code": "91350503MA2Y8K3Q0A"}
+U2 = {"id": 2, "name": "青阳社区居民委员会", "credit_code": "91350582MA2Y8K3Q0B"}
+U3 = {"id": 3, "name": "后来社区居民委员会", "credit_code": "91350583MA2Y8K3Q0C"}
+
+
+def at(day, hour=10):
+    """`day` of September 2026 at `hour` in Shanghai."""
+    return datetime(2026, 9, day, hour, tzinfo=TZ).astimezone(UTC)
+
+
+def cert_no(i):
+    first = f"350503199001{i:02d}{i:03d}"[:17]
+    return first + check_character(first)
+
+
+NAMES = "零一二三四五六七八九"
+
+
+def person(i):
+    return {"cert_type": "01", "cert_no": cert_no(i), "name": f"张{NAMES[i]}", "category": "11", "phone": "13800138000"}
+
+
+class Auth:
+    """auth's unit_changes feed, as the declarations service reads it."""
+
+    def __init__(self):
+        self.rows = []
+
+    def change(self, unit, division, street, **extra):
+        self.rows.append({"seq": len(self.rows) + 1, "unit_id": unit["id"], "name": unit["name"],
+                          "credit_code": unit["credit_code"], "account": f"acct{unit['id']}",
+                          "division": division, "street": street, "disabled": False, **extra})
+
+    def fetch(self, after, limit):
+        return [r for r in self.rows if r["seq"] > after][:limit]
+
+
+@pytest.fixture
+def engine(db_url):
+    with schema_engine(db_url, Base.metadata) as engine:
+        yield engine
+
+
+@pytest.fixture
+def store(engine):
+    with Session(engine) as session:
+        yield DeclarationsStore(session)
+
+
+def enrol(store, unit, i, now):
+    return declaring.declare(store, "enrol", unit, ACTOR, person(i), now, TZ)
+
+
+def suspend(store, unit, i, now):
+    data = {"cert_type": "01", "cert_no": cert_no(i), "name": f"张{NAMES[i]}", "reason": "02"}
+    return declaring.declare(store, "suspend", unit, ACTOR, data, now, TZ)
+
+
+def board(store, now, **params):
+    return workbench.dashboard(store, TZ, {"year": 2026, **params}, now)
+
+
+def by_code(answer):
+    return {item["code"]: item for item in answer["items"]}
+
+
+def verified(engine):
+    count, differences = rebuild.verify(engine, TZ)
+    assert differences == []
+    return count
+
+
+def rows(engine):
+    with engine.connect() as conn:
+        return (sorted(tuple(r) for r in conn.execute(select(CampaignDay))),
+                sorted(tuple(r) for r in conn.execute(select(CampaignMonth))))
+
+
+@pytest.fixture
+def city(store):
+    """Unit 1 in 丰泽区 东海街道, unit 2 in 晋江市 青阳街道; on 1 September
+    unit 1 enrols persons 1 and 2 and unit 2 person 3; on 2 September unit
+    1 moves to 晋江市 青阳街道 at noon, then enrols person 4 while unit 2
+    takes person 2 over; on 3 September unit 1 suspends person 1."""
+    auth = Auth()
+    auth.change(U1, "350503", "东海街道")
+    auth.change(U2, "350582", "青阳街道")
+    workbench.sync_units(store, auth.fetch, at(1, 8))
+    enrol(store, U1, 1, at(1))
+    enrol(store, U1, 2, at(1))
+    enrol(store, U2, 3, at(1))
+    auth.change(U1, "350582", "青阳街道")
+    workbench.sync_units(store, auth.fetch, at(2, 12))
+    enrol(store, U1, 4, at(2, 13))
+    enrol(store, U2, 2, at(2, 14))
+    suspend(store, U1, 1, at(3))
+    return auth
+
+
+def test_figures_count_where_the_unit_stood(store, engine, city):
+    now = at(3, 18)
+    answer = board(store, now)
+    divisions = by_code(answer)
+    # stock: unit 1 is in 晋江市 now and takes its insured persons (4 only) along
+    assert divisions["350503"]["insured"] == 0 and divisions["350582"]["insured"] == 3
+    # flows: the day-1 enrolments of unit 1 stay in 丰泽区
+    assert divisions["350503"]["month_increase"] == 2 and divisions["350503"]["year_new"] == 2
+    assert divisions["350503"]["month_decrease"] == 0
+    jj = divisions["350582"]
+    assert (jj["month_increase"], jj["month_decrease"]) == (3, 2)
+    assert (jj["year_transfer_in"], jj["year_transfer_out"], jj["year_suspended"]) == (1, 1, 1)
+    assert answer["totals"]["insured"] == 3 and answer["totals"]["month_increase"] == 5
+    assert jj["last_declared_at"] == "2026-09-03"
+    verified(engine)
+
+
+def test_as_of_a_day_before_the_move(store, city):
+    answer = board(store, at(3, 18), as_of="2026-09-01")
+    divisions = by_code(answer)
+    assert answer["as_of"] == "2026-09-01"
+    assert divisions["350503"]["insured"] == 2 and divisions["350582"]["insured"] == 1
+    assert divisions["350503"]["last_declared_at"] == "2026-09-01"
+    # on the day of the move (after it, at the end of the day) unit 1 is in 晋江市
+    day2 = by_code(board(store, at(3, 18), as_of="2026-09-02"))
+    assert day2["350503"]["insured"] == 0 and day2["350582"]["insured"] == 3 + 1
+
+
+def test_drill_down_to_streets_and_units(store, city):
+    streets = board(store, at(3, 18), level="division", division="350582")
+    assert [i["code"] for i in streets["items"]] == ["青阳街道"]
+    units = board(store, at(3, 18), level="street", division="350582", street="青阳街道", sort="name")
+    assert {i["unit_id"]: i["insured"] for i in units["items"]} == {1: 1, 2: 2}
+    assert units["totals"]["insured"] == 3
+    old = board(store, at(3, 18), level="division", division="350503")
+    assert by_code(old)["东海街道"]["month_increase"] == 2 and by_code(old)["东海街道"]["insured"] == 0
+    flat = board(store, at(3, 18), level="unit", sort="-insured")
+    assert [i["unit_id"] for i in flat["items"]] == [2, 1]
+
+
+def test_live_rows_equal_a_rebuild(store, engine, city):
+    before = rows(engine)
+    assert rebuild.rebuild(engine, TZ) > 0
+    assert rows(engine) == before
+    verified(engine)
+
+
+def test_a_unit_that_declared_before_its_first_placement_gets_its_figures(store, engine, city):
+    enrol(store, U3, 9, at(3))
+    assert "000000" in by_code(board(store, at(3, 18)))
+    city.change(U3, "350583", "溪美街道")
+    workbench.sync_units(store, city.fetch, at(3, 20))
+    divisions = by_code(board(store, at(3, 21)))
+    assert divisions["350583"]["insured"] == 1 and divisions["350583"]["year_new"] == 1
+    assert "000000" not in divisions
+    verified(engine)
+
+
+def test_targets_completion_and_idle_units(store, city):
+    workbench.set_target(store, 2026, 1, 10, "op", at(3))
+    workbench.set_target(store, 2026, 2, 0, "op", at(3))
+    units = by_code(board(store, at(3, 18), level="unit"))
+    assert units["1"]["completion"] == 0.1 and units["2"]["completion"] is None
+    with pytest.raises(NotFound):
+        workbench.set_target(store, 2026, 99, 10, "op", at(3))
+    with pytest.raises(InvalidInput):
+        workbench.set_target(store, 2026, 1, -1, "op", at(3))
+    idle = board(store, at(20, 18), as_of="2026-09-20", idle_days=10)
+    assert {u["unit_id"] for u in idle["idle_units"]} == {1, 2}
+    assert board(store, at(20, 18), as_of="2026-09-20", idle_days=30)["idle_units"] == []
+
+
+def test_daily_chart_beside_last_year(store, city):
+    days = {d["date"]: d for d in workbench.daily(store, TZ, 2026, None, at(3))["days"]}
+    assert len(days) == 122 and days["2026-09-01"]["enrolments"] == 3 and days["2026-09-02"]["enrolments"] == 2
+    assert days["2026-09-01"]["last_year"] == 0
+
+
+def test_bad_parameters_are_refused(store, city):
+    for params in ({"level": "x"}, {"level": "division"}, {"division": "110101"}, {"as_of": "2026-13-01"},
+                   {"sort": "nothing"}):
+        with pytest.raises(InvalidInput):
+            board(store, at(3), **params)
+
+
+def test_export_has_the_table_and_the_idle_units(store, city):
+    import io
+
+    from openpyxl import load_workbook
+
+    file = workbench.export(store, TZ, {"year": 2026}, at(3, 18))
+    book = load_workbook(io.BytesIO(file["content"]))
+    assert book.sheetnames[:2] == ["参保进度", "未申报单位"]
+    sheet = book["参保进度"]
+    assert sheet["B1"].value == "名称" and sheet.max_row == 1 + 12 + 1
