@@ -7,7 +7,8 @@ import { applyLargeText, textSizeButton } from "./text-size.js";
 
 const UNIT = ["unit"];
 const ADMIN = ["admin"];
-const ANYONE = ["unit", "admin", "downstream"];
+const AUDITOR = ["auditor"];
+const ANYONE = ["unit", "admin", "downstream", "auditor"];
 
 // path pattern -> screen module and the menu entry it belongs to.
 const ROUTES = [
@@ -26,6 +27,7 @@ const ROUTES = [
   { path: "/password", screen: "password", roles: ANYONE, title: "修改密码" },
   { path: "/admin/units", screen: "admin-units", roles: ADMIN, title: "单位管理" },
   { path: "/admin/notices", screen: "admin-notices", roles: ADMIN, title: "通知公告管理" },
+  { path: "/audit", screen: "audit", roles: AUDITOR, title: "审计日志" },
 ];
 
 const UNIT_MENU = [
@@ -62,6 +64,12 @@ const ADMIN_MENU = [
   { action: "logout", text: "退出", icon: "←" },
 ];
 
+const AUDITOR_MENU = [
+  { text: "审计管理", icon: "⚖", items: [{ href: "/audit", text: "审计日志" }] },
+  { href: "/password", text: "修改密码", icon: "◇" },
+  { action: "logout", text: "退出", icon: "←" },
+];
+
 const root = document.getElementById("app");
 let shell = null; // {main, menu, unread, role}
 let renderSeq = 0;
@@ -74,6 +82,7 @@ export function navigate(path) {
 }
 
 export function homePath(role) {
+  if (role === "auditor") return "/audit";
   return role === "admin" ? "/admin/units" : role === "unit" ? "/home" : "/password";
 }
 
@@ -215,7 +224,8 @@ function buildShell(s) {
 
 function renderMenu(s, current) {
   clear(shell.menu);
-  for (const item of s.role === "admin" ? ADMIN_MENU : s.role === "unit" ? UNIT_MENU : [UNIT_MENU[3], UNIT_MENU[4]]) {
+  const menu = s.role === "auditor" ? AUDITOR_MENU : s.role === "admin" ? ADMIN_MENU : s.role === "unit" ? UNIT_MENU : [UNIT_MENU[3], UNIT_MENU[4]];
+  for (const item of menu) {
     shell.menu.append(menuItem(item, current, 0));
   }
 }
