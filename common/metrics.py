@@ -29,6 +29,21 @@ CONSUMER_LAG = Gauge(
     "consumer_lag_events",
     "Events published (the log head the relay announced) but not yet applied by this instance",
     ["consumer"])
+LOG_EPOCH = Gauge(
+    "declarations_log_epoch", "The epoch of the declaration log (advanced by a restore), as the relay last read it")
+CONSUMER_DROPPED = Counter(
+    "consumer_messages_dropped_total",
+    "Messages a consumer dropped instead of applying: of another log, an older or newer epoch, unmarked, "
+    "or before it knew which log it follows (it catches up from the log instead)",
+    ["consumer", "reason"])
+CONSUMER_RESETS = Counter(
+    "consumer_log_resets_total",
+    "Times a consumer emptied its projection to follow another log, or an epoch that does not share its state",
+    ["consumer"])
+CONSUMER_FOLLOWING = Gauge(
+    "consumer_following_log",
+    "1 while a consumer follows the log's current identity and epoch; 0 while it does not know it or "
+    "catches up after a change of log or epoch", ["consumer"])
 BATCHES_OPEN = Gauge("declarations_batches_open", "Batches queued or in work, as a batch worker last saw")
 BATCHES_PROCESSED = Counter(
     "declarations_batches_processed_total", "Batches a batch worker ended (finished or failed), or lost",

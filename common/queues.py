@@ -28,6 +28,12 @@ POSITION_HEADER = "position"  # the event's log position
 EVENT_TYPE_HEADER = "event_type"
 LOG_HEAD_HEADER = "log_head"  # the log's last position as the relay knew it
 PUBLISHER_HEADER = "publisher"  # the relay instance (its lease holder id)
+# The log's identity (common/log_identity.py): consumers drop a message of
+# another log, or of an older epoch of theirs, and catch up from the log.
+LOG_ID_HEADER = "log_id"
+LOG_EPOCH_HEADER = "log_epoch"
+# The trace context of the publish (W3C traceparent), when tracing is on.
+TRACEPARENT_HEADER = "traceparent"
 
 
 def event_exchange():

@@ -15,6 +15,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from common import tracing
 from common.logs import request_id_var
 
 log = logging.getLogger("gateway.access")
@@ -32,9 +33,34 @@ def _begin():
     g.request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
     request_id_var.set(g.request_id)
     g.started = time.perf_counter()
+    if tracing.configure("gateway"):
+        _begin_span()
+
+
+def _begin_span():
+    """The request's server span, current until the request ends (its RPC
+    calls are children). A caller's traceparent header is its parent."""
+    parent = request.headers.get("traceparent")
+    span = tracing.start_span(f"{request.method} {request.url_rule.rule if request.url_rule else request.path}",
+                              scope="gateway", kind="server", parent=parent or None,
+                              attributes={"http.request.method": request.method, "url.path": request.path,
+                                          "edt.request_id": g.request_id})
+    g.trace_span, g.trace_token = span, tracing.attach(span)
+
+
+def _end_span(error=None):
+    span = g.pop("trace_span", None)
+    if span is not None:
+        tracing.detach(g.pop("trace_token"))
+        status = g.pop("trace_status", None)
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
+        tracing.end(span, error if status is None or status >= 500 else None)
 
 
 def _end(response):
+    if "trace_span" in g:
+        g.trace_status = response.status_code
     response.headers["X-Request-ID"] = g.get("request_id", "-")
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
@@ -56,4 +82,5 @@ def metrics_view():
 def register(app):
     app.before_request(_begin)
     app.after_request(_end)
+    app.teardown_request(_end_span)
     app.add_url_rule("/metrics", "metrics", metrics_view)

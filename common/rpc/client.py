@@ -37,6 +37,7 @@ import amqp
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
+from common import tracing
 from common.rpc import protocol
 from common.rpc.protocol import RpcTimeout, UnknownService
 
@@ -98,9 +99,11 @@ class RpcClient:
 
     # calls
     def call(self, service, method, args, kwargs):
-        correlation_id = self.send(service, method, args, kwargs)
-        self._wait([correlation_id], self._deadline(self.timeout), self.timeout)
-        return self._outcome(service, correlation_id)
+        with tracing.span(f"{service}.{method}", scope="common.rpc.client", kind="client",
+                          attributes={"rpc.system": "nameko", "rpc.service": service, "rpc.method": method}):
+            correlation_id = self.send(service, method, args, kwargs)
+            self._wait([correlation_id], self._deadline(self.timeout), self.timeout)
+            return self._outcome(service, correlation_id)
 
     def call_all(self, calls, timeout=None):
         """Send every call of `calls` ((service, method, args, kwargs) each)
@@ -147,7 +150,8 @@ class RpcClient:
         message = amqp.Message(
             body, content_type=content_type, content_encoding=content_encoding,
             delivery_mode=protocol.NON_PERSISTENT, priority=protocol.PRIORITY,
-            application_headers=protocol.request_headers(self.call_id_stack, self.request_id),
+            application_headers=tracing.inject(protocol.request_headers(self.call_id_stack, self.request_id),
+                                               protocol.TRACEPARENT_HEADER),
             correlation_id=correlation_id, reply_to=self.routing_key)
         for attempt in range(2):
             try:

@@ -54,6 +54,9 @@ CLIENT_NAME = "standalone_rpc_proxy"  # how Nameko's standalone proxies call the
 HEADER_PREFIX = "nameko"
 CALL_ID_STACK_HEADER = "nameko.call_id_stack"
 REQUEST_ID_HEADER = "nameko.request_id"
+# The caller's trace context (common/tracing.py), when tracing is on: Nameko
+# hands it to the worker as context data and passes it on to nested calls.
+TRACEPARENT_HEADER = "nameko.traceparent"
 
 PERSISTENT = 2  # Nameko's delivery mode
 NON_PERSISTENT = 1  # the platform's: a request or reply is worth nothing after a broker restart

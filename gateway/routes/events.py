@@ -18,4 +18,7 @@ def events(args):
     answer = rpc().declarations.events_after(args["after"], args["limit"])
     items = answer["items"] if isinstance(answer, dict) else answer
     next_after = items[-1]["position"] if items else args["after"]
-    return {"items": items, "next_after": next_after}
+    body = {"items": items, "next_after": next_after}
+    if isinstance(answer, dict) and answer.get("log"):
+        body["log"] = answer["log"]
+    return body

@@ -40,7 +40,17 @@ class EventSchema(BaseSchema):
     stream_version = fields.Integer()
 
 
+class EventLogSchema(BaseSchema):
+    log_id = fields.String(required=True, metadata={"description": "the log's identity, made with its database"})
+    epoch = fields.Integer(required=True, metadata={"description": "advanced by every restore of the log"})
+    forks = fields.List(fields.List(fields.Integer()), required=True, metadata={
+        "description": "[epoch, last position shared with the epoch before] for every epoch"})
+    head = fields.Integer(required=True, metadata={"description": "the log's last position"})
+
+
 class EventFeedSchema(BaseSchema):
     items = fields.List(fields.Nested(EventSchema), required=True)
     next_after = fields.Integer(required=True, metadata={
         "description": "pass as `after` to read on; equals `after` when nothing is new"})
+    log = fields.Nested(EventLogSchema, metadata={
+        "description": "the log the items belong to: drop messages of another log_id or an older epoch"})

@@ -226,6 +226,36 @@ class BatchCounter(Base):
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
 
+
+class LogEpoch(Base):
+    """The log's identity: one row per epoch. `log_id` is made once, with the
+    database, and is the same in every row; a restore of the database
+    advances the epoch (`python -m services.declarations.cli restore-epoch`,
+    or the relay when the log ends before what it published). The relay
+    puts both on every message, so consumers tell a message of this log
+    from one of another log or of an older epoch (docs/events.md).
+    `fork_position`: the last position this epoch shares with the one
+    before it (0 for the first)."""
+    __tablename__ = "log_epochs"
+    epoch: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    log_id: Mapped[str] = mapped_column(String(36))
+    fork_position: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+@event.listens_for(LogEpoch.__table__, "after_create")
+def _first_epoch(table, connection, **kw):
+    """A log gets its identity with its table (create_all: `make run`, the
+    tests; the migration 3a8c5e7d2f14 does the same for migrated databases)."""
+    import uuid
+    from datetime import UTC
+
+    connection.execute(table.insert().values(
+        epoch=1, log_id=str(uuid.uuid4()), fork_position=0, started_at=datetime.now(UTC), reason="log created"))
+
+
+
 # -- the campaign figures (services/declarations/campaign, docs/workbench.md) ----
 # Operator records (unit_refs, unit_placements, unit_targets: kept, never
 # rebuilt) and projections (campaign_*: emptied and replayed by rebuild).

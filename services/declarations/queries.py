@@ -10,6 +10,7 @@ from common.errors import InvalidInput, NotFound
 from common.events import payload
 from common.identity import normalise_cert_no
 from common.person import clean_name
+from services.declarations.eventlog import identity as log_identity
 from services.declarations.models import UnitCount, UnitMonth
 
 MAX_MONTHS = 120
@@ -130,11 +131,15 @@ def get_record(store, unit_id, record_id, tz):
 
 
 def events_after(store, after, limit):
-    """{items: [event payload], next_after} in position order."""
+    """{items: [event payload], next_after, log} in position order; `log`:
+    the log's identity and epoch (common/log_identity.py) and its last
+    position, for consumers to check what they follow."""
     after = max(int(after or 0), 0)
     limit = min(max(int(limit or 1), 1), MAX_EVENTS)
+    identity = log_identity.current(store.conn)  # first: the items are of this epoch or a later one
     items = [payload(e) for e in store.events_after(after, limit)]
-    return {"items": items, "next_after": items[-1]["position"] if items else after}
+    return {"items": items, "next_after": items[-1]["position"] if items else after,
+            "log": {**identity.as_dict(), "head": store.last_position()}}
 
 
 def _state_out(state):

@@ -28,18 +28,25 @@ from datetime import timedelta
 
 from kombu import Connection
 from kombu.exceptions import ChannelError
-from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.amqp.publish import UndeliverableMessage
 from nameko.constants import PERSISTENT
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
+from common import tracing
 from common.db import Database
-from common.metrics import EVENTS_PUBLISHED, RELAY_LAG, RELAY_LEASE_HELD
+from common.metrics import EVENTS_PUBLISHED, LOG_EPOCH, RELAY_LAG, RELAY_LEASE_HELD
 from common.queues import (  # noqa: F401 (re-exported)
     ALL_TYPES,
+    EVENT_TYPE_HEADER,
     EXCHANGE_NAME,
+    LOG_EPOCH_HEADER,
+    LOG_HEAD_HEADER,
+    LOG_ID_HEADER,
     PLATFORM_QUEUES,
+    POSITION_HEADER,
+    PUBLISHER_HEADER,
     SINGLE_ACTIVE_CONSUMER,
     event_exchange,
     platform_queue,
@@ -60,6 +67,7 @@ DEFAULTS = {
     "RELAY_INTERVAL": 0.02,  # seconds between looks at the log (one small query when idle)
     "RELAY_BATCH": 500,  # events read per query
     "RELAY_LEASE_SECONDS": 15,  # how long a silent publisher keeps the lease
+    "RELAY_CONFIRM_WINDOW": 500,  # messages published before their confirms are awaited together
 }
 
 
@@ -84,14 +92,21 @@ LEASE_MARGIN = 1 / 3
 def relay_pending(store, publish, clock, lease, batch=500, budget=10.0):
     """Publish what the log holds after the checkpoint, in position order.
 
-    `store` is a RelayStore, `publish(event)` returns once the broker
-    confirmed, `clock()` gives the UTC time, `lease` is a timedelta. Before
-    each publish the lease must have more than LEASE_MARGIN of it left;
-    otherwise the checkpoint moves over what was confirmed and the lease is
-    claimed again (renewed, or lost to another instance: then nothing more
-    is published). Stops after `budget` seconds. Returns the number of
-    events published; raises what publishing raised, after moving the
-    checkpoint over what was confirmed."""
+    `store` is a RelayStore, `clock()` gives the UTC time, `lease` is a
+    timedelta. `publish` is either a callable, `publish(event)`, that
+    returns once the broker confirmed one event, or an object with
+    `publish_many(events, confirmed)` that publishes a window of events and
+    returns once the broker confirmed them all, calling `confirmed(event)`
+    in position order as their confirms arrive (BatchPublisher).
+
+    Before each publish (or window) the lease must have more than
+    LEASE_MARGIN of it left; otherwise the checkpoint moves over what was
+    confirmed and the lease is claimed again (renewed, or lost to another
+    instance: then nothing more is published). Stops after `budget` seconds.
+    Returns the number of events published; raises what publishing raised,
+    after moving the checkpoint over what was confirmed."""
+    publish_many = getattr(publish, "publish_many", None) or _one_at_a_time(publish)
+    window = getattr(publish, "window", 1)
     started = time.monotonic()
     sent = 0
     while time.monotonic() - started < budget:
@@ -101,47 +116,174 @@ def relay_pending(store, publish, clock, lease, batch=500, budget=10.0):
         events = store.events_after(position, batch)
         if not events:
             return sent
-        confirmed = position
+        done = [position]
+        confirmed = _recorder(done)
         cut_short = False
         try:
-            for event in events:
+            for start in range(0, len(events), window):
                 if store.lease_until is None or store.lease_until - clock() <= lease * LEASE_MARGIN:
                     cut_short = True  # renew before publishing more
                     break
-                publish(event)
-                confirmed = event["position"]
-                sent += 1
+                publish_many(events[start:start + window], confirmed)
         finally:
-            if confirmed > position and not store.advance(confirmed, clock()):
-                raise LeaseLost(f"relay {store.holder}: lease lost after publishing up to {confirmed}")
+            sent += sum(1 for e in events if position < e["position"] <= done[0])
+            if done[0] > position and not store.advance(done[0], clock()):
+                raise LeaseLost(f"relay {store.holder}: lease lost after publishing up to {done[0]}")
         if len(events) < batch and not cut_short:
             return sent
     return sent
 
 
-class EventPublisher(DependencyProvider):
-    """`publish(event)`: one confirmed, persistent, mandatory message on
-    `declarations.events`, the platform's queues declared first."""
+def _recorder(done):
+    def confirmed(event):
+        done[0] = event["position"]
+    return confirmed
 
-    retry_policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
+
+def _one_at_a_time(publish):
+    def publish_many(events, confirmed):
+        for event in events:
+            publish(event)
+            confirmed(event)
+    return publish_many
+
+
+class BatchPublisher:
+    """Publishes windows of events on one confirm-mode channel: every
+    message of a window is sent, then the confirms of the window are
+    awaited together (instead of one round trip to the broker's disk per
+    event). Messages are persistent, mandatory JSON, as Nameko's Publisher
+    sends them. The connection is kept between windows and made again after
+    a failure (the exchange and the platform's queues declared on it first).
+
+    A message the broker cannot route comes back (basic.return) before its
+    confirm: the window then ends with UndeliverableMessage, the events
+    confirmed before it counted. A nack or a lost connection raises too."""
+
+    def __init__(self, amqp_uri, declare, window=500, confirm_timeout=30.0):
+        self.amqp_uri = amqp_uri
+        self.declare = declare
+        self.window = window
+        self.confirm_timeout = confirm_timeout
+        self.connection = self.channel = self.producer = None
+        self.acked = set()  # delivery tags confirmed
+        self.nacked = set()
+        self.returned = set()  # message ids that came back unroutable
+        self.tag = 0
+
+    def _connect(self):
+        from kombu import Producer
+
+        connection = Connection(self.amqp_uri, connect_timeout=5)
+        try:
+            connection.connect()
+            channel = connection.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_return)
+            for entity in self.declare:
+                entity(channel).declare()
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        self.connection, self.channel = connection, channel
+        self.producer = Producer(channel, serializer="json")
+        self.tag = 0
+        self.acked.clear(), self.nacked.clear(), self.returned.clear()
+
+    def close(self):
+        connection, self.connection, self.channel, self.producer = self.connection, None, None, None
+        if connection is not None:
+            _close_quietly(connection)
+
+    def _on_ack(self, delivery_tag, multiple):
+        self._settle(self.acked, delivery_tag, multiple)
+
+    def _on_nack(self, delivery_tag, multiple):
+        self._settle(self.nacked, delivery_tag, multiple)
+
+    def _settle(self, into, tag, multiple):
+        if multiple:
+            into.update(t for t in range(1, tag + 1) if t not in self.acked and t not in self.nacked)
+        else:
+            into.add(tag)
+
+    def _on_return(self, exc, exchange, routing_key, message):
+        self.returned.add(message.properties.get("message_id"))
+
+    def publish_many(self, messages, confirmed):
+        """`messages`: (event, headers) pairs, or events (then headers are
+        the event's position and type). Calls `confirmed(event)` in order."""
+        if self.connection is None or not self.connection.connected:
+            self.close()
+            self._connect()
+        outstanding = []
+        try:
+            for item in messages:
+                event, headers = item if isinstance(item, tuple) else (item, None)
+                self.producer.publish(
+                    event, exchange=EXCHANGE_NAME, routing_key=event["type"],
+                    message_id=str(event["event_id"]), delivery_mode=PERSISTENT, mandatory=True,
+                    headers=headers or {"position": event["position"], "event_type": event["type"]},
+                    retry=False,
+                )
+                self.tag += 1
+                outstanding.append((self.tag, event))
+            deadline = time.monotonic() + self.confirm_timeout
+            while outstanding:
+                while outstanding and outstanding[0][0] in self.acked:
+                    tag, event = outstanding.pop(0)
+                    self.acked.discard(tag)
+                    if str(event["event_id"]) in self.returned:
+                        raise UndeliverableMessage()
+                    confirmed(event)
+                if not outstanding:
+                    break
+                if outstanding[0][0] in self.nacked:
+                    raise ConnectionError(f"the broker refused (nack) event {outstanding[0][1]['position']}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ConnectionError(f"no confirm of {len(outstanding)} events after {self.confirm_timeout}s")
+                try:
+                    self.connection.drain_events(timeout=min(left, 1.0))
+                except TimeoutError:  # nothing within the second: look again
+                    pass
+        except BaseException:
+            self.close()  # a channel that missed confirms or failed is not reused
+            raise
+
+
+def _close_quietly(connection):
+    try:
+        connection.release()
+    except Exception:  # already gone
+        pass
+
+
+class EventPublisher(DependencyProvider):
+    """The relay's publisher: windows of confirmed, persistent, mandatory
+    messages on `declarations.events` (BatchPublisher), the platform's
+    queues declared first. The dependency is a `Relaying` for one run."""
 
     def setup(self):
         config = self.container.config
         extra = [q.strip() for q in str(_setting(config, "RELAY_SUBSCRIBER_QUEUES") or "").split(",")]
         self.extra = [subscriber_queue(name) for name in extra if name]
         self.extra_declared = not self.extra
-        self.exchange = event_exchange()
         self.holder = next((d.holder for d in self.container.dependencies if isinstance(d, RelayDatabase)), None)
-        self.publisher = Publisher(
-            config["AMQP_URI"], use_confirms=True, mandatory=True,
-            serializer="json", delivery_mode=PERSISTENT,
-            declare=[self.exchange] + [platform_queue(name) for name in PLATFORM_QUEUES],
-            retry=True, retry_policy=self.retry_policy,
-            transport_options={**self.retry_policy, "confirm_publish": True},
-        )
+        self.publisher = BatchPublisher(
+            config["AMQP_URI"], [event_exchange()] + [platform_queue(name) for name in PLATFORM_QUEUES],
+            window=int(_setting(config, "RELAY_CONFIRM_WINDOW")))
+
+    def stop(self):
+        self.publisher.close()
+
+    def kill(self):
+        self.publisher.close()
 
     def get_dependency(self, worker_ctx):
-        return self.publish
+        return Relaying(self)
 
     def declare_extra(self):
         """Declare the downstream queues of RELAY_SUBSCRIBER_QUEUES, once. A
@@ -155,20 +297,51 @@ class EventPublisher(DependencyProvider):
                     log.error("relay: could not declare the queue %s: %s", queue.name, error)
         self.extra_declared = True
 
-    def publish(self, event, log_head=None):
-        """`log_head`: the last position of the log as the relay knew it
-        (at least the event's own); consumers tell their lag by it. The
-        `publisher` header names the relay instance (its lease holder id)."""
-        if not self.extra_declared:
-            self.declare_extra()
-        self.publisher.publish(
-            event, exchange=self.exchange, routing_key=event["type"],
-            message_id=str(event["event_id"]),
-            headers={"position": event["position"], "event_type": event["type"],
-                     "log_head": max(log_head or 0, event["position"]),
-                     "publisher": self.holder},
-        )
-        EVENTS_PUBLISHED.labels(event["type"]).inc()
+
+class Relaying:
+    """One run's publishing: `publish_many(events, confirmed)` with the
+    headers of every message (docs/events.md): the position, the type, the
+    log head (the log's last position as the relay knew it, at least the
+    event's own: consumers tell their lag by it), the publisher (the relay
+    instance's lease holder id), the log's identity and epoch (consumers
+    drop messages of another log or an older epoch) and, when tracing is
+    on, the trace context of the publish."""
+
+    def __init__(self, provider, log_head=0, identity=None):
+        self.provider = provider
+        self.window = provider.publisher.window
+        self.log_head = log_head
+        self.identity = identity
+
+    def headers(self, event):
+        headers = {POSITION_HEADER: event["position"], EVENT_TYPE_HEADER: event["type"],
+                   LOG_HEAD_HEADER: max(self.log_head or 0, event["position"]),
+                   PUBLISHER_HEADER: self.provider.holder}
+        if self.identity is not None:
+            headers[LOG_ID_HEADER], headers[LOG_EPOCH_HEADER] = self.identity
+        return headers
+
+    def publish_many(self, events, confirmed):
+        if not self.provider.extra_declared:
+            self.provider.declare_extra()
+        messages = []
+        spans = []
+        for event in events:
+            headers = self.headers(event)
+            span = tracing.start_publish_span(event.get("_trace"), event, headers)
+            if span is not None:
+                spans.append(span)
+            messages.append(({k: v for k, v in event.items() if k != "_trace"}, headers))
+
+        def done(event):
+            EVENTS_PUBLISHED.labels(event["type"]).inc()
+            confirmed(event)
+
+        try:
+            self.provider.publisher.publish_many(messages, done)
+        finally:
+            for span in spans:
+                span.end()
 
 
 # Asked every tick: as plain SQL, so an idle tick costs a few microseconds.
@@ -233,7 +406,8 @@ class RelayDatabase(Database):
             return True
         memory.latest = latest
         RELAY_LAG.set(max(latest - memory.published, 0))
-        return latest > memory.published
+        # Below what was published: the database was restored (a run starts a new epoch).
+        return latest != memory.published
 
     def stop(self):
         session = self.Session()
@@ -280,13 +454,13 @@ class OutboxRelay:
     def relay(self):
         lease = timedelta(seconds=float(_setting(self.config, "RELAY_LEASE_SECONDS")))
         batch = int(_setting(self.config, "RELAY_BATCH"))
-        head = self.store.memory.latest
-
-        def publish(event):
-            self.publish(event, log_head=head)
-
+        memory = self.store.memory
         try:
-            sent = relay_pending(self.store, publish, utcnow, lease, batch)
+            identity = self.store.identity(utcnow(), memory.published if memory.lease_until else None)
+            LOG_EPOCH.set(identity.epoch)
+            self.publish.log_head = memory.latest
+            self.publish.identity = (identity.log_id, identity.epoch)
+            sent = relay_pending(self.store, self.publish, utcnow, lease, batch)
             _health.ok(sent)
         except LeaseLost as error:
             log.warning("%s", error)
@@ -295,7 +469,7 @@ class OutboxRelay:
         except Exception as error:  # the broker is down or went away
             _health.failed(f"{type(error).__name__}: {error}")
         finally:
-            self.store.memory.note(self.store)
+            memory.note(self.store)
 
 
 class _Health:

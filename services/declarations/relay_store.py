@@ -8,19 +8,18 @@ the lease cannot move the checkpoint."""
 
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 from common.events import payload
-from services.declarations.eventlog import read_events
-from services.declarations.models import RelayState
+from services.declarations.eventlog import identity as log_identity, read_events
+from services.declarations.models import Event, RelayState
 
 RELAY = "declarations.events"  # the name of the one row: the exchange it feeds
 
 log = logging.getLogger("services.declarations.relay")
-
 
 
 class RelayStore:
@@ -107,10 +106,49 @@ class RelayStore:
         self.session.commit()
 
     def events_after(self, after, limit):
-        """The events after `after` in the payload shape of docs/events.md."""
-        events = [payload(e) for e in read_events(self.session.connection(), after, limit)]
+        """The events after `after` in the payload shape of docs/events.md;
+        with tracing on, each with the trace context its append stored
+        (`_trace`, not published)."""
+        events = []
+        for e in read_events(self.session.connection(), after, limit):
+            event = payload(e)
+            trace = e["metadata"].get("trace")
+            if trace:
+                event["_trace"] = trace
+            events.append(event)
         self.session.rollback()
         return events
+
+    def identity(self, now, published=None):
+        """The log's identity (eventlog/identity.py). If the log ends before
+        the relay's checkpoint, or before `published` (what this instance
+        published: the database was restored under it), the log was
+        restored from an older state: a new epoch starts first, and the
+        checkpoint goes back to the log's end, so that what is appended
+        again is published again, under the new epoch."""
+        conn = self.session.connection()
+        head = conn.scalar(select(func.max(Event.position))) or 0
+        row = self._row()
+        checkpoint = row.position if row is not None else None
+        if max(checkpoint or 0, published or 0) > head:
+            self.session.rollback()
+            conn = self.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            row = self._row(lock=True)
+            head = conn.scalar(select(func.max(Event.position))) or 0
+            checkpoint = row.position if row is not None else None
+            if max(checkpoint or 0, published or 0) > head:
+                fork = min(head, checkpoint if checkpoint is not None else head)
+                new = log_identity.advance(
+                    conn, f"restored: the log ends at {head}, before the relay's checkpoint "
+                          f"{checkpoint} / published {published}", fork_position=fork, now=now)
+                if row is not None and row.position > head:
+                    row.position = head
+                log.warning("relay %s: the log ends at position %s but %s was published: "
+                            "a restored database; epoch %s starts (sharing positions up to %s)",
+                            self.holder, head, max(checkpoint or 0, published or 0), new.epoch, fork)
+        identity = log_identity.current(self.session.connection())
+        self.session.commit()
+        return identity
 
     def state(self):
         row = self._row()

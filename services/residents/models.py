@@ -89,3 +89,16 @@ class UnitVersion(Base):
     __tablename__ = "residents_unit_versions"
     unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     position: Mapped[int] = mapped_column(Position)
+
+
+class FollowedLog(Base):
+    """Which log these tables are a projection of: the declaration log's id
+    and epoch (common/log_identity.py), written with the checkpoint when
+    residents adopts them. Messages of another log or an older epoch are
+    dropped; a log that does not share the applied positions empties the
+    tables first."""
+    __tablename__ = "residents_followed_log"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    log_id: Mapped[str] = mapped_column(String(36))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from services.residents.models import Checkpoint, Resident, ResidentHistory, UnitVersion
+from services.residents.models import Checkpoint, FollowedLog, Resident, ResidentHistory, UnitVersion
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 from common.db import UnitOfWork
 
@@ -159,6 +159,35 @@ class RosterStore(UnitOfWork):
         position = self.session.scalar(select(Checkpoint.position).where(Checkpoint.name == FEED))
         self.session.rollback()  # end the read, so no snapshot is held
         return position or 0
+
+    # which log the checkpoint is a position of (common/log_identity.py)
+    def followed_log(self, in_apply=False):
+        """(log_id, epoch) of the log these tables follow, or None; no lock
+        (`in_apply`: read in the apply transaction, which goes on)."""
+        row = self.session.execute(
+            select(FollowedLog.log_id, FollowedLog.epoch).where(FollowedLog.name == FEED)).first()
+        if not in_apply:
+            self.session.rollback()
+        return None if row is None else (row.log_id, row.epoch)
+
+    def follow_log(self, log_id, epoch, now):
+        """Within the apply transaction: these tables follow `log_id` at `epoch` now."""
+        insert = pg_insert if self._postgres() else sqlite_insert
+        self.session.execute(
+            insert(FollowedLog).values(name=FEED, log_id=log_id, epoch=epoch, updated_at=now)
+            .on_conflict_do_update(index_elements=[FollowedLog.name],
+                                   set_={"log_id": log_id, "epoch": epoch, "updated_at": now}))
+
+    def empty_projection(self, now):
+        """Within the apply transaction: forget everything applied (the log
+        it came from is not the one followed now); the checkpoint goes to 0."""
+        for table in (_HISTORY, _RESIDENT, UnitVersion.__table__):
+            self.session.execute(table.delete())
+        self.set_checkpoint(0, now)
+        self._persons.clear()
+        self._history.clear()
+        engine = self.session.get_bind()
+        _COUNTS.pop(getattr(engine, "engine", engine), None)  # totals counted at positions of the old log
 
     # persons, as the projection changes them (bulk reads and writes)
     def preload(self, keys):

@@ -21,8 +21,12 @@ from nameko.messaging import Consumer, QueueConsumer
 from nameko.rpc import RpcProxy
 from nameko.timer import Timer
 
-from common.metrics import CONSUMER_DELAY, CONSUMER_LAG
-from common.queues import LOG_HEAD_HEADER, platform_queue
+from common import log_identity
+from common.db import Database
+from common.log_identity import Identity
+from common.metrics import CONSUMER_DELAY, CONSUMER_DROPPED, CONSUMER_FOLLOWING, CONSUMER_LAG, CONSUMER_RESETS
+from common.queues import LOG_EPOCH_HEADER, LOG_HEAD_HEADER, LOG_ID_HEADER, platform_queue
+from common.service import NOT_READY
 from services.residents.feed import GapNotFilled, Intake, NotAnEvent, position_of
 from services.residents.projection import parse_time
 
@@ -30,10 +34,17 @@ log = logging.getLogger(__name__)
 
 ROSTER_QUEUE = platform_queue("residents")
 CONSUMER = "residents"
+READINESS_KEY = "roster"
 
 
 class LogUnavailable(Exception):
     """The declarations service did not answer `events_after`."""
+
+
+class LogChanged(GapNotFilled):
+    """The log answered with another identity or epoch than the one the
+    roster follows: the next catch-up adopts it (and empties the roster
+    first if it does not share what was applied)."""
 
 
 class DeclarationsLog(RpcProxy):
@@ -69,22 +80,95 @@ class MeteredIntake(Intake):
     "residents"}`) after every apply and catch-up: the log head announced
     by the relay's messages minus the checkpoint. A standby instance of the
     single-active-consumer queue hears no messages and reports 0 after its
-    catch-ups; read the maximum over instances."""
+    catch-ups; read the maximum over instances.
 
-    def apply(self, *args, **kwargs):
+    It also knows which log the roster follows (common/log_identity.py):
+    `identity` as the roster's database last said, or as a catch-up
+    adopted it from the log. Every answer of the log is checked against it;
+    a catch-up that finds the log changed adopts the new one, emptying the
+    roster first when it does not share the positions applied."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.identity = None  # the Identity followed, once known
+        self.rebuilding = False  # emptied for a new log or epoch, not caught up yet
+
+    def apply(self, store, event, fetch, now, observe=None):
         try:
-            return super().apply(*args, **kwargs)
+            return super().apply(store, event, self.checked(fetch), now, observe)
         finally:
             self.report()
 
-    def catch_up(self, *args, **kwargs):
+    def catch_up(self, store, fetch, now, observe=None):
         try:
-            return super().catch_up(*args, **kwargs)
+            for _attempt in range(3):
+                try:
+                    applied = super().catch_up(store, self.checked(fetch), now, observe)
+                    if self.rebuilding:
+                        _log.info("the roster has caught up with log %s epoch %s at position %s",
+                                  self.identity.log_id, self.identity.epoch, self.applied)
+                        self.rebuilding = False
+                    return applied
+                except LogChanged as change:
+                    self.adopt(store, change.args[1], now)
+            raise GapNotFilled("the log changed identity three times during one catch-up")
         finally:
             self.report()
+
+    def checked(self, fetch):
+        """`fetch` raising LogChanged when the log is not the one followed
+        (and adopting it at once when nothing was followed yet)."""
+        def events_after(after, limit):
+            answer = fetch(after, limit)
+            log = answer.get("log") if isinstance(answer, dict) else None
+            identity = Identity.from_dict(log)
+            if identity is not None and (self.identity is None or (identity.log_id, identity.epoch)
+                                         != (self.identity.log_id, self.identity.epoch)):
+                raise LogChanged("the log is not the one the roster follows", {**log})
+            return answer
+        return events_after
+
+    def adopt(self, store, log, now):
+        """With the apply lock held: follow `log` (an events_after `log`
+        dict) from now on, emptying the roster first if it was applied from
+        another log or from positions the log no longer shares."""
+        identity = Identity.from_dict(log)
+        with store.unit_of_work():
+            checkpoint = store.begin_apply()
+            followed = store.followed_log(in_apply=True)  # (log_id, epoch) or None
+            before = None if followed is None else Identity(followed[0], followed[1])
+            rebuild = log_identity.must_rebuild(before, checkpoint, identity, int(log.get("head") or 0))
+            if rebuild:
+                store.empty_projection(now)
+            store.follow_log(identity.log_id, identity.epoch, now)
+            store.commit()
+        if rebuild:
+            CONSUMER_RESETS.labels(CONSUMER).inc()
+            _log.warning("the roster followed %s up to position %s; the log is %s epoch %s: roster emptied, "
+                         "rebuilding from the log", before and f"{before.log_id} epoch {before.epoch}",
+                         checkpoint, identity.log_id, identity.epoch)
+        else:
+            _log.info("the roster follows log %s epoch %s (checkpoint %s kept)",
+                      identity.log_id, identity.epoch, checkpoint)
+        self.identity = identity
+        self.rebuilding = self.rebuilding or rebuild
+        self.pending.clear()
+        self.applied = 0 if rebuild else checkpoint
+        self.head = max(int(log.get("head") or 0), self.applied)
 
     def report(self):
         CONSUMER_LAG.labels(CONSUMER).set(self.lag())
+        following = self.identity is not None and not self.rebuilding
+        CONSUMER_FOLLOWING.labels(CONSUMER).set(1 if following else 0)
+        # Readiness (the `ping` that /readyz asks): not while the roster is
+        # being rebuilt for a new log or epoch; it would show a partial roster.
+        if self.rebuilding:
+            NOT_READY[READINESS_KEY] = "rebuilding the roster from a new log or epoch"
+        else:
+            NOT_READY.pop(READINESS_KEY, None)
+
+
+_log = log
 
 
 class Serial(DependencyProvider):
@@ -138,7 +222,15 @@ class RosterConsumer(Consumer):
 
     def handle_message(self, body, message):
         intake = self._serial().intake
-        intake.heard((message.headers or {}).get(LOG_HEAD_HEADER))
+        headers = message.headers or {}
+        reason = self.judge(intake, headers)
+        if reason is not None:
+            # Not this log, or not its current epoch: the log has what
+            # the roster needs, and the next catch-up takes it from there.
+            CONSUMER_DROPPED.labels(CONSUMER, reason).inc()
+            self.queue_consumer.ack_message(message)
+            return
+        intake.heard(headers.get(LOG_HEAD_HEADER))
         try:
             at = position_of(body)
         except NotAnEvent:
@@ -152,6 +244,31 @@ class RosterConsumer(Consumer):
         if at is not None:
             intake.offer(body)
         super().handle_message(body, message)
+
+    def judge(self, intake, headers):
+        """None when the message is of the log the roster follows, at its
+        epoch; else why it is dropped (common/log_identity.py)."""
+        log_id, epoch = headers.get(LOG_ID_HEADER), headers.get(LOG_EPOCH_HEADER)
+        reason = log_identity.judge(intake.identity, log_id, epoch)
+        if reason == log_identity.UNVERIFIED and not getattr(self, "looked_up", False):
+            # First message since start: what the roster's database follows.
+            self.looked_up = True
+            followed = self._followed()
+            if followed is not None and intake.identity is None:
+                intake.identity = Identity(*followed)
+            reason = log_identity.judge(intake.identity, log_id, epoch)
+        return reason
+
+    def _followed(self):
+        database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        session = database.Session()
+        try:
+            return database.store_cls(session).followed_log()
+        except Exception:  # the catch-up finds out
+            log.warning("could not read which log the roster follows", exc_info=True)
+            return None
+        finally:
+            session.close()
 
     def _serial(self):
         serial = getattr(self, "serial", None)

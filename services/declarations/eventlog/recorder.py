@@ -6,6 +6,7 @@ import json
 import orjson
 from sqlalchemy import func, select, text
 
+from common import tracing
 from common.clock import utc
 from services.declarations.models import Event
 
@@ -74,6 +75,21 @@ class Recorder:
         """
         if not events:
             return events
+        if tracing.enabled():
+            with tracing.span("eventlog append", scope="services.declarations.eventlog",
+                              attributes={"edt.events": len(events)}) as span:
+                # The append's context goes with each event (its metadata):
+                # the relay's publish continues the trace from it.
+                trace = tracing.traceparent()
+                for event in events:
+                    event["metadata"] = {**event["metadata"], "trace": trace}
+                self._append(events)
+                span.set_attribute("edt.log.position.first", events[0]["position"])
+                span.set_attribute("edt.log.position.last", events[-1]["position"])
+            return events
+        return self._append(events)
+
+    def _append(self, events):
         self.lock_appends()
         last = self.conn.scalar(select(func.max(Event.position))) or 0
         for offset, event in enumerate(events, 1):
