@@ -82,9 +82,16 @@ import requests
 
 from bench import procs
 from common.queues import PLATFORM_QUEUES
-from bench.city_data import DIVISIONS, People, business_today, enrolment_row, plan_units, suspension_row
+from bench.city_data import CITY, DIVISIONS, People, business_today, enrolment_row, plan_units, suspension_row
 from tests import fixtures_xlsx as fx
 from tests import suite as suites
+
+
+def street_of(unit):
+    """The 乡镇/街道 in a unit's name (its division's town)."""
+    match = re.match(rf"{CITY}{unit.division_name}(.+?(?:街道|镇|乡))", unit.name)
+    return match.group(1) if match else "城区"
+
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UNIT_PASSWORD = "City@2026!"
@@ -356,7 +363,8 @@ class City:
         def make(u):
             if STOP.is_set():
                 raise Stopped()
-            body = {"name": u.name, "account": u.account, "credit_code": u.credit_code, "password": UNIT_PASSWORD}
+            body = {"name": u.name, "account": u.account, "credit_code": u.credit_code, "password": UNIT_PASSWORD,
+                    "division": u.division, "street": street_of(u)}
             r = self.client.call("POST", "/api/admin/units", self.admin, json=body)
             if r.status_code != 201:
                 raise RuntimeError(f"unit {u.name}: HTTP {r.status_code} {r.text[:300]}")

@@ -274,12 +274,13 @@ class Suite:
         assert r.status_code == 200, r.text
         return r.json()["token"]
 
-    def new_unit(self, admin_token, name=None, password="Unit@2026!"):
+    def new_unit(self, admin_token, name=None, password="Unit@2026!", division="350503", street="东海街道"):
         """Register a fresh unit; returns {account, password, token, unit}."""
         account = "unit_" + uuid.uuid4().hex[:10]
         body = {
             "name": name or f"测试社区{account[-4:]}居民委员会",
             "account": account, "credit_code": random_credit_code(), "password": password,
+            "division": division, "street": street,
         }
         r = self.api("POST", "/api/admin/units", admin_token, json=body)
         assert r.status_code == 201, r.text

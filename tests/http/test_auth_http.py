@@ -98,7 +98,7 @@ def test_admin_registers_a_unit_and_lists_it(suite, admin_token):
     code = random_credit_code()
     r = suite.api("POST", "/api/admin/units", admin_token, json={
         "name": "泉州市鲤城区海滨街道新华社区居民委员会", "account": "xinhua_" + code[-6:].lower(),
-        "credit_code": code, "password": "Xinhua#2026"})
+        "credit_code": code, "password": "Xinhua#2026", "division": "350502", "street": "海滨街道"})
     assert r.status_code == 201
     listed = suite.api("GET", "/api/admin/units?size=200", admin_token).json()
     assert code in [u["credit_code"] for u in listed["items"]]
@@ -108,7 +108,8 @@ def test_unit_with_bad_credit_code_is_refused(suite, admin_token):
     code = random_credit_code()
     bad = code[:-1] + ("0" if code[-1] != "0" else "1")
     r = suite.api("POST", "/api/admin/units", admin_token, json={
-        "name": "校验位错误社区", "account": "badcode_unit", "credit_code": bad, "password": "Badcode#2026"})
+        "name": "校验位错误社区", "account": "badcode_unit", "credit_code": bad, "password": "Badcode#2026",
+        "division": "350503", "street": "东海街道"})
     assert r.status_code == 400
     assert r.json()["details"]["credit_code"] == ["统一社会信用代码校验位不正确，请核对"]
 
