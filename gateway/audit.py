@@ -28,6 +28,7 @@ import os
 from flask import current_app, g, request
 
 from common.audit import AuditPublisher, record as audit_record
+from gateway import security
 from gateway.errors import error_body
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,8 @@ def who(response):
     """(account, role, unit_id) of the caller: the checked token's, or for a
     sign-in the account it named (and its role once signed in)."""
     principal = g.get("principal")
+    if not principal and response.status_code == 403 and request.headers.get("Authorization"):
+        principal = refused_principal()
     if principal:
         return principal.get("account"), principal.get("role"), principal.get("unit_id")
     account = role = unit_id = None
@@ -138,6 +141,15 @@ def who(response):
             unit = answer.get("unit")
             unit_id = unit.get("id") if isinstance(unit, dict) else None
     return account, role, unit_id
+
+
+def refused_principal():
+    """Who was refused a route of another role (the token was checked, and
+    its answer is in the principal cache)."""
+    try:
+        return security.authenticate(security.bearer_token())
+    except Exception:
+        return None
 
 
 def publisher():

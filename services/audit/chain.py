@@ -65,7 +65,7 @@ def dumps(value):
 def _text(value, limit):
     if value is None or value == "":
         return None
-    return str(value)[:limit]
+    return str(value).replace("\x00", "")[:limit] or None  # PostgreSQL stores no NUL in text
 
 
 def person_of(obj):
@@ -73,14 +73,14 @@ def person_of(obj):
     if isinstance(obj, dict):
         value = obj.get("cert_no")
         if isinstance(value, str) and value:
-            return value[:64]
+            return _text(value, LIMITS["person"])
     return None
 
 
 def normalise(message, received_at):
     """The record to store from one published message (common/audit.py's
     shape); raises NotARecord for anything else."""
-    if not isinstance(message, dict) or not message.get("id") or not message.get("action"):
+    if not isinstance(message, dict) or not _text(message.get("id"), LIMITS["id"]) or not message.get("action"):
         raise NotARecord("an audit record needs an id and an action")
     obj = message.get("object")
     if obj is None:
@@ -99,10 +99,11 @@ def normalise(message, received_at):
         "at": at,
         "account": _text(message.get("account"), LIMITS["account"]),
         "role": _text(message.get("role"), LIMITS["role"]),
-        "unit_id": unit_id if isinstance(unit_id, int) and not isinstance(unit_id, bool) else None,
+        "unit_id": unit_id if isinstance(unit_id, int) and not isinstance(unit_id, bool)
+        and 0 <= unit_id < 2 ** 31 else None,
         "address": _text(message.get("address"), LIMITS["address"]),
         "request_id": _text(message.get("request_id"), LIMITS["request_id"]),
-        "action": _text(message["action"], LIMITS["action"]),
+        "action": _text(message["action"], LIMITS["action"]) or "unknown",
         "object": text,
         "person": person_of(obj),
         "outcome": outcome,

@@ -176,3 +176,11 @@ def test_only_the_auditor_reads_the_trail(suite, fresh_unit, admin_token):
         assert suite.api("GET", "/api/audit", token).status_code == 403
         assert suite.api("GET", "/api/audit/export", token).status_code == 403
     assert suite.api("GET", "/api/audit").status_code == 401
+
+
+def test_a_refused_route_is_on_record_with_who_was_refused(suite, fresh_unit, trail):
+    r, request_id = get(suite, "/api/events", fresh_unit["token"])
+    assert r.status_code == 403
+    [item] = records_of(trail, request_id)
+    assert item["action"] == "events.feed" and item["outcome"] == "denied"
+    assert item["account"] == fresh_unit["account"] and item["role"] == "unit"

@@ -196,3 +196,14 @@ def test_verify_of_a_stored_chain_uses_only_the_records_themselves(store):
     report = archive.verify(store, "/nonexistent-" + uuid.uuid4().hex)
     assert report.intact and report.records == 3
     assert report.last_hash == store.stored_head()[1]
+
+
+def test_odd_values_are_stored_safely_and_still_verify(store, url, tmp_path):
+    """What a caller can put in a query string or body reaches the record:
+    NUL characters, huge numbers and long values must neither stop the
+    consumer (PostgreSQL refuses NUL in text) nor break the chain."""
+    odd = message(1, account="a\x00b", unit_id=2 ** 40, object={"cert_no": "35\x0005", "q": "x" * 10_000})
+    assert trail.record(store, [odd, {"id": "\x00", "action": "x"}, {"action": "no id"}], NOW) == 1
+    [item] = trail.search(store, {}, 1, 20)["items"]
+    assert item["account"] == "ab" and item["unit_id"] is None and "truncated" in item["object"]
+    assert run_cli(url, tmp_path, "verify")[0] == 0
