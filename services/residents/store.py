@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from services.residents.models import Checkpoint, FollowedLog, Resident, ResidentHistory, UnitVersion
+from common import codes
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 from common.db import UnitOfWork
 
@@ -27,7 +28,7 @@ _RESIDENT = Resident.__table__
 _HISTORY = ResidentHistory.__table__
 RESIDENT_COLUMNS = tuple(c.name for c in _RESIDENT.columns)  # cert_type, cert_no first (the key)
 assert RESIDENT_COLUMNS[:2] == ("cert_type", "cert_no")
-HISTORY_COLUMNS = tuple(c.name for c in _HISTORY.columns if c.name != "id")
+HISTORY_COLUMNS = tuple(c.name for c in _HISTORY.columns)
 
 
 def _pg_type(column):
@@ -305,7 +306,11 @@ class RosterStore(UnitOfWork):
     def _roster_query(self, unit_id, cert_nos=None, name=None, status=None, cert_type=None):
         query = select(Resident).where(Resident.unit_id == unit_id)
         if cert_nos:
+            # Through the primary key (cert_type, cert_no), every type tried
+            # when none is given: the roster has no (unit_id, cert_no) index.
             query = query.where(Resident.cert_no.in_(cert_nos))
+            if not cert_type:
+                query = query.where(Resident.cert_type.in_(sorted(codes.CERT_TYPES)))
         if cert_type:
             query = query.where(Resident.cert_type == cert_type)
         if name:
