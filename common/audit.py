@@ -24,6 +24,7 @@ records.
 
 Use `record(...)` to build a record in the shape the audit service stores
 (services/audit/chain.py)."""
+import atexit
 import collections
 import logging
 import os
@@ -154,6 +155,14 @@ class AuditPublisher:
     def pending(self):
         return len(self._pending)
 
+    def drain(self, timeout):
+        """Wait up to `timeout` seconds for every queued record to be sent
+        (a process that exits gives its last records that long)."""
+        deadline = time.monotonic() + timeout
+        while self._pending and self._connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self._pending
+
     # the publishing thread
     def _ensure_thread(self):
         pid = os.getpid()
@@ -168,6 +177,7 @@ class AuditPublisher:
             self._stop = threading.Event()
             self._thread = threading.Thread(target=self._run, name="audit-publisher", daemon=True)
             self._thread.start()
+            atexit.register(self.drain, 5)
 
     def start(self):
         self._ensure_thread()

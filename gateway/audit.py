@@ -9,8 +9,8 @@ the endpoint decides:
   audit trail is unavailable — the publisher is not connected, the audit
   service is not consuming, or the confirm does not come — the answer is
   replaced by a 503 `audit_unavailable` (fail closed). AUDIT_FAIL_OPEN=1
-  lets such answers through (development only; refused in production by
-  nothing but good sense: the setting is logged at start);
+  lets such answers through (development only: logged at start, and the
+  gateway refuses to start with it when EDT_ENV=production);
 * every write (POST, PUT, PATCH, DELETE under /api/) is audited — sign-in
   and its failures and lockouts, sign-out, password changes, declarations
   with their record id, batches with their batch number, notices, units,
@@ -203,6 +203,8 @@ def register(app):
     apply (they are added to a replaced answer too)."""
     app.config.setdefault("AUDIT_FAIL_OPEN", os.environ.get("AUDIT_FAIL_OPEN") == "1")
     app.config.setdefault("AUDIT_CONFIRM_SECONDS", float(os.environ.get("AUDIT_CONFIRM_SECONDS", "5")))
+    if app.config["AUDIT_FAIL_OPEN"] and os.environ.get("EDT_ENV") == "production":
+        raise SystemExit("refusing to start in production with AUDIT_FAIL_OPEN=1")
     app.extensions["audit"] = AuditPublisher(app.config["AMQP_URI"])
     if app.config["AUDIT_FAIL_OPEN"]:
         log.warning("AUDIT_FAIL_OPEN=1: answers with personal data are given even when auditing is down")

@@ -9,6 +9,7 @@ the broker delivers them again and the ids already stored are dropped. The
 queue is single-active-consumer, so of several audit instances one chains
 while the others stand by."""
 import logging
+import os
 
 import eventlet
 from kombu import Connection, Consumer
@@ -36,6 +37,9 @@ class RecordQueue(DependencyProvider):
     heartbeat = 10
 
     def setup(self):
+        url = str(self.container.config.get("DATABASE_URL") or "")
+        if os.environ.get("EDT_ENV") == "production" and (not url or url.startswith("sqlite")):
+            raise SystemExit("refusing to start in production with default settings: AUDIT_DATABASE_URL")
         self.prefetch = int(self.container.config.get("AUDIT_PREFETCH") or 500)
         self.running = False
         self.stored = 0

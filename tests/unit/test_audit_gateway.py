@@ -5,6 +5,7 @@ import socket
 
 import pytest
 
+from common import production
 from gateway import audit, security
 from gateway.app import create_app
 
@@ -113,3 +114,10 @@ def test_an_answer_without_personal_data_is_not_affected(make_client):
     client = make_client()
     assert client.get("/healthz").status_code == 200
     assert client.application.extensions["audit"].pending() == 0
+
+
+def test_fail_open_is_refused_in_production(monkeypatch):
+    monkeypatch.setenv("EDT_ENV", "production")
+    monkeypatch.setattr(production, "check", lambda env=None: None)  # the other settings are not the point
+    with pytest.raises(SystemExit, match="AUDIT_FAIL_OPEN"):
+        create_app({"TESTING": True, "AUDIT_FAIL_OPEN": True})
