@@ -54,6 +54,13 @@ PERSONAL_READS = {
 PERSONAL_AREAS = ("residents", "declarations", "events", "audit")
 # GETs of those areas that carry none.
 NOT_PERSONAL = {"batches.template", "batches.list_batches"}
+# Personal reads whose answer is a list or a file: their object is the
+# filters. Any other personal read answers one person (or one record of
+# one), whose 证件号码 is taken from the answer when the request does not
+# name it (e.g. a person opened by an opaque id).
+LISTS_AND_FILES = {"residents.list_residents", "residents.export", "residents.lookup",
+                   "declarations.list_records", "batches.get_batch", "batches.failures_file",
+                   "events.events", "audit.search", "audit.export"}
 
 # Writes: endpoint -> action (others: their endpoint name).
 WRITES = {
@@ -105,6 +112,12 @@ def object_of(response, personal):
     obj = {key: _scalar(value) for key, value in (request.view_args or {}).items()}
     for key in request.args:
         obj[key] = request.args.get(key)
+    if personal and "cert_no" not in obj and request.endpoint not in LISTS_AND_FILES:
+        answer = _small_json(response)
+        person = answer.get("person") if isinstance(answer, dict) and isinstance(answer.get("person"), dict) \
+            else answer
+        if isinstance(person, dict):
+            obj.update({key: _scalar(person[key]) for key in ("cert_type", "cert_no") if key in person})
     if not personal:
         body = request.get_json(silent=True) if request.is_json else None
         if isinstance(body, dict):
@@ -114,12 +127,19 @@ def object_of(response, personal):
         if request.files:
             upload = next(iter(request.files.values()))
             obj["file_name"] = upload.filename
-        if response.is_json and not response.direct_passthrough and (response.content_length or 0) <= ANSWER_MAX:
-            answer = response.get_json(silent=True)
-            if isinstance(answer, dict):
-                obj.update({key: _scalar(answer[key]) for key in ANSWER_FIELDS if key in answer})
+        answer = _small_json(response)
+        if isinstance(answer, dict):
+            obj.update({key: _scalar(answer[key]) for key in ANSWER_FIELDS if key in answer})
     obj["status"] = response.status_code
     return obj
+
+
+def _small_json(response):
+    """The answer's JSON when it is JSON and small, else None."""
+    if (response.is_json and 200 <= response.status_code < 300 and not response.direct_passthrough
+            and (response.content_length or 0) <= ANSWER_MAX):
+        return response.get_json(silent=True)
+    return None
 
 
 def who(response):
@@ -134,12 +154,11 @@ def who(response):
     body = request.get_json(silent=True) if request.is_json else None
     if isinstance(body, dict) and isinstance(body.get("account"), str):
         account = body["account"][:64]
-    if response.is_json and 200 <= response.status_code < 300 and (response.content_length or 0) <= ANSWER_MAX:
-        answer = response.get_json(silent=True)
-        if isinstance(answer, dict):
-            role = answer.get("role") if isinstance(answer.get("role"), str) else None
-            unit = answer.get("unit")
-            unit_id = unit.get("id") if isinstance(unit, dict) else None
+    answer = _small_json(response)
+    if isinstance(answer, dict):
+        role = answer.get("role") if isinstance(answer.get("role"), str) else None
+        unit = answer.get("unit")
+        unit_id = unit.get("id") if isinstance(unit, dict) else None
     return account, role, unit_id
 
 

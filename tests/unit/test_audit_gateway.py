@@ -121,3 +121,20 @@ def test_fail_open_is_refused_in_production(monkeypatch):
     monkeypatch.setattr(production, "check", lambda env=None: None)  # the other settings are not the point
     with pytest.raises(SystemExit, match="AUDIT_FAIL_OPEN"):
         create_app({"TESTING": True, "AUDIT_FAIL_OPEN": True})
+
+
+class FakeDeclarations:
+    def get_record(self, unit_id, record_id):
+        return {"record_id": record_id, "cert_type": "01", "cert_no": "350502199001011234", "name": "张三"}
+
+
+def test_a_detail_read_names_the_person_it_showed(make_client, monkeypatch):
+    """A record (or a person opened by an opaque id) names the person only
+    in its answer: the record takes the 证件号码 from there."""
+    monkeypatch.setattr(FakePool.Cluster, "declarations", FakeDeclarations(), raising=False)
+    client = make_client(AUDIT_FAIL_OPEN=True)
+    assert client.get("/api/declarations/r-1", headers={"Authorization": "Bearer t"}).status_code == 200
+    [ticket] = list(client.application.extensions["audit"]._pending)
+    assert ticket.record["action"] == "records.detail"
+    assert ticket.record["object"] == {"record_id": "r-1", "cert_type": "01", "cert_no": "350502199001011234",
+                                       "status": 200}
