@@ -1,8 +1,15 @@
 """Prepare the embedded databases and seed the demo data, once.
 
 Creates every service's tables (SQLite files under var/ by default) and, if
-they do not exist yet, the demo community unit `demo` and the admin `admin`,
-plus anything each service seeds (see `SEEDERS`). Safe to run again."""
+they do not exist yet, the demo community unit `demo` and the three
+administrative accounts `admin`, `secadmin` and `auditor` (docs/security.md),
+plus anything each service seeds (see `SEEDERS`). Safe to run again.
+
+An administrative account's password comes from ADMIN_PASSWORD,
+SECADMIN_PASSWORD or AUDITOR_PASSWORD; when that is unset a random one is
+generated, printed once, and must be changed at first sign-in. With
+ADMIN_TOTP_SECRET (base32) all three share that second-factor secret;
+otherwise each enrols one at first sign-in."""
 import importlib
 import os
 import sys
@@ -19,8 +26,10 @@ from gateway.settings import SERVICES  # noqa: E402
 DEMO_UNIT = "泉州市丰泽区东海街道东海社区居民委员会"
 DEMO_CREDIT_17 = "57350503MA2Y8K3Q0"
 DEMO_CREDIT = DEMO_CREDIT_17 + check_character(DEMO_CREDIT_17)
-DEFAULT_DEMO_PASSWORD = "Demo@2026"
-DEFAULT_ADMIN_PASSWORD = "Admin@2026"
+DEFAULT_DEMO_PASSWORD = "Donghai@2026"
+# The administrative accounts seeded, with the variable of each one's password.
+ADMINISTRATORS = (("admin", "ADMIN_PASSWORD", "系统管理员"), ("secadmin", "SECADMIN_PASSWORD", "安全管理员"),
+                  ("auditor", "AUDITOR_PASSWORD", "审计管理员"))
 
 
 def engine_for(service):
@@ -35,20 +44,26 @@ def create_schemas():
         engine.dispose()
 
 
-def seed_auth(demo_password, admin_password):
+def seed_auth(demo_password, admin_passwords, totp_secret=None):
+    """Seeds what is missing; returns {account: generated password or None}."""
     from services.auth import accounts
     from services.auth.store import AuthStore
 
     engine = engine_for("auth")
-    created = []
+    created = {}
     with Session(engine) as session:
         store = AuthStore(session)
         if store.account("demo") is None:
             accounts.create_unit(store, DEMO_UNIT, "demo", DEMO_CREDIT, demo_password)
-            created.append("demo")
-        if store.account("admin") is None:
-            accounts.create_account(store, "admin", admin_password, "admin")
-            created.append("admin")
+            created["demo"] = None
+        for account, _, _ in ADMINISTRATORS:
+            if store.account(account) is None:
+                password = admin_passwords.get(account)
+                # a generated password (None) is shown once and must be changed at first sign-in
+                answer = accounts.create_account(store, account, password, account, must_change=password is None)
+                created[account] = answer.get("temporary_password")
+                if totp_secret:
+                    accounts.set_totp_secret(store, account, totp_secret)
     engine.dispose()
     return created
 
@@ -67,9 +82,10 @@ def run_seeders():
 
 def main():
     demo_password = os.environ.get("DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
-    admin_password = os.environ.get("ADMIN_PASSWORD") or DEFAULT_ADMIN_PASSWORD
+    admin_passwords = {account: os.environ.get(variable) or None for account, variable, _ in ADMINISTRATORS}
+    totp_secret = (os.environ.get("ADMIN_TOTP_SECRET") or "").replace(" ", "") or None
     create_schemas()
-    created = seed_auth(demo_password, admin_password)
+    created = seed_auth(demo_password, admin_passwords, totp_secret)
     run_seeders()
     port = os.environ.get("PORT", "8000")
     print("=" * 64)
@@ -80,11 +96,17 @@ def main():
         print(f" demo unit login:       account demo, password {shown}")
     else:
         print(" demo unit login:       account demo (already seeded; password unchanged)")
-    if "admin" in created:
-        shown = "(from ADMIN_PASSWORD)" if os.environ.get("ADMIN_PASSWORD") else admin_password
-        print(f" admin login:           account admin, password {shown}")
-    else:
-        print(" admin login:           account admin (already seeded)")
+    for account, variable, title in ADMINISTRATORS:
+        label = f"{account} ({title}) login:".ljust(23)
+        if account not in created:
+            print(f" {label}already seeded")
+        elif created[account] is None:
+            print(f" {label}password from {variable}")
+        else:
+            print(f" {label}password {created[account]} (shown once; change it at first sign-in)")
+    if any(a in created for a, _, _ in ADMINISTRATORS):
+        print(" second factor:         " + ("ADMIN_TOTP_SECRET (all three)" if totp_secret
+                                          else "enrolled in the portal at first sign-in"))
     print(" Stop everything with Ctrl-C.")
     print("=" * 64)
 

@@ -9,6 +9,17 @@ from flask import current_app, g, request
 from common.errors import Forbidden, Unauthorized
 from gateway.services import rpc
 
+# Roles (separation of duties, docs/security.md): no account holds two.
+UNIT, DOWNSTREAM, ADMIN, SECADMIN, AUDITOR = "unit", "downstream", "admin", "secadmin", "auditor"
+ADMIN_ROLES = (ADMIN, SECADMIN, AUDITOR)
+EVERYONE = (UNIT, DOWNSTREAM, *ADMIN_ROLES)
+# What a token may do while its account must change its password first.
+PASSWORD_CHANGE_ENDPOINTS = {"auth.change_password", "auth.logout"}
+
+
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+
 
 def bearer_token():
     header = request.headers.get("Authorization", "")
@@ -52,6 +63,8 @@ def requires(*roles):
             principal = authenticate(token)
             if principal["role"] not in roles:
                 raise Forbidden("当前账号无权进行此操作")
+            if principal.get("must_change_password") and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+                raise PasswordChangeRequired("密码为初始密码、临时密码或已过期，请先修改密码")
             g.principal, g.token = principal, token
             return view(*args, **kwargs)
 

@@ -20,9 +20,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
+import pyotp
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,8 +38,15 @@ SERVICES = ("auth", "declarations", "residents", "notices")
 # Procfile processes that are not services of their own (no database of
 # their own) but are Nameko processes with metrics and a heartbeat.
 WORKERS = ("batches",)
-DEMO_PASSWORD = "Demo@2026!"
-ADMIN_PASSWORD = "Admin@2026!"
+DEMO_PASSWORD = "Donghai@2026!"
+ADMIN_PASSWORD = "Platform@2026!"
+SECADMIN_PASSWORD = "Keys&Locks2026"
+AUDITOR_PASSWORD = "Ledger#2026!"
+# The second factor the seed gives admin, secadmin and auditor (ADMIN_TOTP_SECRET);
+# tests compute its codes with pyotp (`Suite.totp_code`).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+SEEDED_ADMINS = {"admin": ADMIN_PASSWORD, "secadmin": SECADMIN_PASSWORD, "auditor": AUDITOR_PASSWORD}
+TOTP_STEP = 30
 
 
 def procfile():
@@ -143,6 +152,11 @@ class Suite:
                         "HEARTBEAT_FILE": os.path.join(workdir, f"{process}.heartbeat"),
                     }
         self.migrate = database_urls is not None
+        # Second factors the tests know: {account: base32 secret}, and the
+        # last time step each account used (a code is accepted only once).
+        self.totp_secrets = {account: TOTP_SECRET for account in SEEDED_ADMINS}
+        self._totp_steps = {}
+        self._totp_lock = threading.Lock()
         self.procs = {}
         self.logs = {}
         self.env = {
@@ -156,6 +170,9 @@ class Suite:
             "GATEWAY_THREADS": "8",
             "DEMO_PASSWORD": DEMO_PASSWORD,
             "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "SECADMIN_PASSWORD": SECADMIN_PASSWORD,
+            "AUDITOR_PASSWORD": AUDITOR_PASSWORD,
+            "ADMIN_TOTP_SECRET": TOTP_SECRET,
             "LOG_LEVEL": "INFO",
             # Every test client is 127.0.0.1; the per-address limit is unit-tested.
             "LOGIN_RATE_PER_ADDRESS": "100000",
@@ -269,10 +286,45 @@ class Suite:
                 raise AssertionError(f"batch {batch_no} is still {body['status']} after {timeout} s")
             time.sleep(0.1)
 
-    def login(self, account, password):
+    def totp_code(self, account):
+        """A code of `account`'s second factor it has not used yet. Auth takes
+        each code once and accepts the next step's code too (clock drift), so
+        two sign-ins in one 30-second step need no wait; a third waits for
+        the next step."""
+        totp = pyotp.TOTP(self.totp_secrets[account], interval=TOTP_STEP)
+        with self._totp_lock:
+            while True:
+                now = time.time()
+                step = int(now // TOTP_STEP)
+                candidate = max(step, self._totp_steps.get(account, -1) + 1)
+                if candidate <= step + 1:
+                    self._totp_steps[account] = candidate
+                    return totp.generate_otp(candidate)
+                time.sleep(max(0.05, (step + 1) * TOTP_STEP - now + 0.05))
+
+    def complete_sign_in(self, account, answer):
+        """The session answer after the second factor, when the login answer
+        asks for one (enrolling one first when the account has none)."""
+        if answer.get("mfa_enrolment_required"):
+            r = self.api("POST", "/api/auth/mfa/enrol", json={"mfa_token": answer["mfa_token"]})
+            assert r.status_code == 200, r.text
+            self.totp_secrets[account] = r.json()["secret"]
+            self._totp_steps.pop(account, None)
+        elif not answer.get("mfa_required"):
+            return answer
+        r = self.api("POST", "/api/auth/mfa", json={"mfa_token": answer["mfa_token"],
+                                                    "code": self.totp_code(account)})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def login_answer(self, account, password):
         r = self.api("POST", "/api/auth/login", json={"account": account, "password": password})
         assert r.status_code == 200, r.text
-        return r.json()["token"]
+        return self.complete_sign_in(account, r.json())
+
+    def login(self, account, password):
+        """A token of `account`, through the second factor when one is due."""
+        return self.login_answer(account, password)["token"]
 
     def new_unit(self, admin_token, name=None, password="Unit@2026!", division="350503", street="东海街道"):
         """Register a fresh unit; returns {account, password, token, unit}."""

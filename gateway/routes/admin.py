@@ -22,8 +22,15 @@ from gateway.schemas.admin import (
     UnitListArgs,
     UnitPatchSchema,
 )
-from gateway.schemas.auth import LoginRecordsSchema
+from gateway.schemas.auth import (
+    AccountSchema,
+    AccountsSchema,
+    LoginRecordsSchema,
+    NewAccountSchema,
+    TemporaryPasswordSchema,
+)
 from gateway.schemas.batches import XLSX, UploadSchema
+from gateway.security import ADMIN, SECADMIN
 from gateway.services import rpc
 
 blp = Blueprint("admin", __name__, url_prefix="/api/admin", description="Platform administration")
@@ -63,6 +70,77 @@ def list_units(args):
 def unit_logins(unit_id):
     """A unit's login attempts, newest first: time, client address, success."""
     return {"items": rpc().auth.unit_logins(unit_id)}
+
+
+# Accounts and credentials (docs/security.md): the system administrator and
+# the security administrator may reset a unit's password and unlock it; only
+# the security administrator manages administrative and downstream accounts.
+@blp.route("/units/<int:unit_id>/password-reset", methods=["POST"])
+@blp.secured(ADMIN, SECADMIN)
+@blp.response(200, TemporaryPasswordSchema)
+@blp.errors(401, 403, 404)
+def reset_unit_password(unit_id):
+    """A temporary password for the unit's account (shown once; changed at
+    its next sign-in); its sessions end."""
+    return rpc().auth.reset_unit_password(unit_id)
+
+
+@blp.route("/units/<int:unit_id>/unlock", methods=["POST"])
+@blp.secured(ADMIN, SECADMIN)
+@blp.response(204)
+@blp.errors(401, 403, 404)
+def unlock_unit(unit_id):
+    """End the lockout of the unit's account; earlier failures stop counting."""
+    rpc().auth.unlock_unit(unit_id)
+
+
+@blp.route("/accounts", methods=["GET"])
+@blp.secured(SECADMIN)
+@blp.response(200, AccountsSchema)
+@blp.errors(401, 403)
+def list_accounts():
+    """Administrative and downstream accounts: role, lockout, second factor, password state."""
+    return rpc().auth.list_accounts()
+
+
+@blp.route("/accounts", methods=["POST"])
+@blp.secured(SECADMIN)
+@blp.arguments(NewAccountSchema)
+@blp.response(201, AccountSchema)
+@blp.errors(400, 401, 403, 409)
+def create_account(args):
+    """An administrative (admin, secadmin, auditor) or downstream account.
+    Without `password` one is generated and answered once; either way the
+    holder changes it at first sign-in."""
+    return rpc().auth.create_managed_account(args["account"], args["role"], args.get("password"))
+
+
+@blp.route("/accounts/<account>/password-reset", methods=["POST"])
+@blp.secured(SECADMIN)
+@blp.response(200, TemporaryPasswordSchema)
+@blp.errors(401, 403, 404)
+def reset_account_password(account):
+    """A temporary password for an administrative or downstream account (shown once)."""
+    return rpc().auth.reset_account_password(account, g.principal["account"])
+
+
+@blp.route("/accounts/<account>/mfa-reset", methods=["POST"])
+@blp.secured(SECADMIN)
+@blp.response(204)
+@blp.errors(401, 403, 404)
+def reset_second_factor(account):
+    """Remove the account's second factor and recovery codes: it enrols anew at its next sign-in."""
+    rpc().auth.reset_second_factor(account, g.principal["account"])
+
+
+@blp.route("/accounts/<account>/unlock", methods=["POST"])
+@blp.secured(SECADMIN)
+@blp.response(204)
+@blp.errors(401, 403, 404)
+def unlock_account(account):
+    """End the lockout of an administrative or downstream account."""
+    rpc().auth.unlock_account(account, g.principal["account"])
+
 
 # -- the operator's workbench (docs/workbench.md) -----------------------------------
 

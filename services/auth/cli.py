@@ -1,7 +1,8 @@
 """Operator commands of the auth service.
 
     python -m services.auth.cli create-admin ACCOUNT   (password asked, or ADMIN_PASSWORD)
-    python -m services.auth.cli create-account ACCOUNT --role downstream
+    python -m services.auth.cli create-account ACCOUNT --role downstream|secadmin|auditor|admin
+    python -m services.auth.cli set-totp ACCOUNT        (secret from ADMIN_TOTP_SECRET)
 """
 import argparse
 import getpass
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from common.config import service_config
 from common.db import make_engine
 from common.errors import DomainError
-from services.auth import accounts
+from services.auth import accounts, rules
 from services.auth.models import Base
 from services.auth.store import AuthStore
 
@@ -23,10 +24,14 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     admin = sub.add_parser("create-admin", help="create an admin account")
     admin.add_argument("account")
-    other = sub.add_parser("create-account", help="create an admin or downstream account")
+    other = sub.add_parser("create-account", help="create an administrative or downstream account")
     other.add_argument("account")
-    other.add_argument("--role", choices=("admin", "downstream"), required=True)
+    other.add_argument("--role", choices=rules.ACCOUNT_ROLES, required=True)
+    totp = sub.add_parser("set-totp", help="give an account the second factor in ADMIN_TOTP_SECRET")
+    totp.add_argument("account")
     args = parser.parse_args(argv)
+    if args.command == "set-totp":
+        return _set_totp(args.account)
     role = "admin" if args.command == "create-admin" else args.role
 
     password = os.environ.get("ADMIN_PASSWORD") if role == "admin" else None
@@ -44,6 +49,22 @@ def main(argv=None):
             print(f"{exc.message} {exc.details or ''}", file=sys.stderr)
             return 1
     print(f"created {role} account {args.account}")
+    return 0
+
+
+def _set_totp(account):
+    secret = (os.environ.get("ADMIN_TOTP_SECRET") or "").replace(" ", "")
+    if not secret:
+        print("ADMIN_TOTP_SECRET is not set", file=sys.stderr)
+        return 2
+    engine = make_engine(service_config("auth")["DATABASE_URL"])
+    with Session(engine) as session:
+        try:
+            accounts.set_totp_secret(AuthStore(session), account, secret)
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+    print(f"second factor set for {account}")
     return 0
 
 

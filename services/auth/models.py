@@ -33,6 +33,15 @@ class Account(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Failures before this moment no longer count towards a lockout (an unlock).
+    unlocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When the password was last set (expiry), and whether it was set by someone
+    # else (generated, reset) and must be changed before anything else.
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The second factor: the TOTP secret (base32) and the last time step used.
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    totp_last_counter: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Session(Base):
@@ -43,6 +52,8 @@ class Session(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Last use as auth saw it (written at most once a minute): the idle timeout.
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class LoginAttempt(Base):
@@ -87,3 +98,36 @@ class UnitImport(Base):
     failed: Mapped[int] = mapped_column(Integer)
     failures: Mapped[list] = mapped_column(JSON)
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class PasswordHistory(Base):
+    """Every password an account had (argon2 hashes): new ones may not repeat the last few."""
+    __tablename__ = "password_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecoveryCode(Base):
+    """One-time recovery codes of a second factor (SHA-256 only)."""
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class MfaChallenge(Base):
+    """The step between a right password and the second factor. Only the
+    SHA-256 of its token is stored; an enrolment keeps the new secret and
+    the recovery codes' hashes here until a first code confirms them."""
+    __tablename__ = "mfa_challenges"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enrol_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enrol_codes: Mapped[str | None] = mapped_column(String(1000), nullable=True)  # space-separated hashes

@@ -28,6 +28,9 @@ class AuthService(PlatformService):
     def _ttl(self):
         return timedelta(minutes=int(self.config.get("TOKEN_TTL_MINUTES") or 480))
 
+    def _policy(self):
+        return rules.policy_from_settings(self.config)
+
     def _limits(self):
         return {
             "account": int(self.config.get("LOGIN_RATE_PER_ACCOUNT") or rules.RATE_LIMITS["account"]),
@@ -37,13 +40,21 @@ class AuthService(PlatformService):
     @rpc(expected_exceptions=EXPECTED)
     def login(self, account, password, address=None):
         units.refuse_disabled_login(self.store, account)
-        token, principal, expires_at = accounts.login(
-            self.store, account, password, address, utcnow(), self._ttl(), self._limits())
-        return {"token": token, "expires_at": expires_at.isoformat(), **principal}
+        return accounts.login(self.store, account, password, address, utcnow(), self._ttl(), self._limits(),
+                              self._policy())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def mfa_enrol(self, mfa_token):
+        return accounts.enrol(self.store, mfa_token, utcnow(), self._policy())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def mfa_verify(self, mfa_token, code, address=None):
+        return accounts.verify_mfa(self.store, mfa_token, code, address, utcnow(), self._ttl(), self._limits(),
+                                   self._policy())
 
     @rpc(expected_exceptions=EXPECTED)
     def authenticate(self, token):
-        return accounts.authenticate(self.store, token, utcnow())
+        return accounts.authenticate(self.store, token, utcnow(), self._policy())
 
     @rpc(expected_exceptions=EXPECTED)
     def logout(self, token):
@@ -52,16 +63,57 @@ class AuthService(PlatformService):
 
     @rpc(expected_exceptions=EXPECTED)
     def change_password(self, token, old_password, new_password):
-        account = accounts.change_password(self.store, token, old_password, new_password, utcnow())
-        self.dispatch(TOKENS_REVOKED, {"account": account, "except": token_hash(token)})
+        account, required = accounts.change_password(
+            self.store, token, old_password, new_password, utcnow(), self._policy())
+        revoked = {"account": account, "except": token_hash(token)}
+        if required:  # this token's cached principal says a change is required: it goes too
+            revoked["token_hashes"] = [token_hash(token)]
+        self.dispatch(TOKENS_REVOKED, revoked)
+
+    # what operators do to accounts (gateway: admin and secadmin, docs/security.md)
+    def _ended(self, account):
+        self.dispatch(TOKENS_REVOKED, {"account": account, "except": None})
 
     @rpc(expected_exceptions=EXPECTED)
-    def create_unit(self, name, account, credit_code, password):
-        return accounts.create_unit(self.store, name, account, credit_code, password)
+    def reset_unit_password(self, unit_id):
+        answer = accounts.reset_unit_password(self.store, unit_id, utcnow())
+        self._ended(answer["account"])
+        return answer
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unlock_unit(self, unit_id):
+        accounts.unlock_unit(self.store, unit_id, utcnow())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_accounts(self):
+        return accounts.list_accounts(self.store, utcnow(), self._policy())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_managed_account(self, account, role, password=None):
+        """An account made by a security administrator: its holder changes the password first."""
+        return accounts.create_account(self.store, account, password, role, self._policy(), must_change=True)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def reset_account_password(self, account, actor=None):
+        answer = accounts.reset_account_password(self.store, account, utcnow(), actor)
+        self._ended(answer["account"])
+        return answer
+
+    @rpc(expected_exceptions=EXPECTED)
+    def reset_second_factor(self, account, actor=None):
+        self._ended(accounts.reset_second_factor(self.store, account, utcnow(), actor))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unlock_account(self, account, actor=None):
+        accounts.unlock_account(self.store, account, utcnow(), actor)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def create_unit(self, name, account, credit_code, password=None):
+        return accounts.create_unit(self.store, name, account, credit_code, password, self._policy())
 
     @rpc(expected_exceptions=EXPECTED)
     def create_account(self, account, password, role):
-        return accounts.create_account(self.store, account, password, role)
+        return accounts.create_account(self.store, account, password, role, self._policy())
 
     @rpc(expected_exceptions=EXPECTED)
     def list_units(self, page=1, size=20):

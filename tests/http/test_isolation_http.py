@@ -21,6 +21,8 @@ from tests import fixtures_xlsx as fx
 PUBLIC = {
     ("post", "/api/auth/login"), ("get", "/healthz"), ("get", "/readyz"),
     ("get", "/api/codes"),
+    # the second step of a sign-in: an mfa_token in the body, no bearer token yet
+    ("post", "/api/auth/mfa"), ("post", "/api/auth/mfa/enrol"),
 }
 ROLES = ("unit", "admin", "downstream")
 

@@ -13,7 +13,7 @@ from services.auth.store import AuthStore
 def auth(container_factory, service_config, tables):
     session = tables(Base, service_config["DATABASE_URL"])
     accounts.create_unit(AuthStore(session), "泉州市丰泽区东海社区居民委员会", "donghai",
-                         "91110000600037341L", "Donghai#2026")
+                         "91110000600037341L", "Seaside#2026")
     container = container_factory(AuthService, service_config)
     container.start()
     with ServiceRpcProxy("auth", service_config) as proxy:
@@ -25,7 +25,7 @@ def test_ping_answers(auth):
 
 
 def test_login_and_authenticate_over_rpc(auth):
-    result = auth.login("donghai", "Donghai#2026", "127.0.0.1")
+    result = auth.login("donghai", "Seaside#2026", "127.0.0.1")
     principal = auth.authenticate(result["token"])
     assert principal["unit"]["credit_code"] == "91110000600037341L"
 
@@ -46,7 +46,7 @@ def test_lockout_over_rpc_carries_the_unlock_time(auth):
 
 
 def test_logout_over_rpc(auth):
-    token = auth.login("donghai", "Donghai#2026", None)["token"]
+    token = auth.login("donghai", "Seaside#2026", None)["token"]
     auth.logout(token)
     with pytest.raises(Unauthorized):
         auth.authenticate(token)

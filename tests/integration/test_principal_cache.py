@@ -19,7 +19,7 @@ from services.auth.models import Base
 from services.auth.service import AuthService
 from services.auth.store import AuthStore
 
-PASSWORD = "Donghai#2026"
+PASSWORD = "Seaside#2026"
 TTL = 3600  # seconds a cache keeps a principal: longer than any wait below
 WAIT_CAP = 60  # seconds: how long the broker may take to deliver something
 
