@@ -6,6 +6,7 @@ import logging.config
 import os
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 
 from common import production, tracing
 from common.logs import logging_config, request_id_var
@@ -47,6 +48,8 @@ class Tracing(DependencyProvider):
         if not self.on:
             return
         entrypoint = worker_ctx.entrypoint
+        if isinstance(entrypoint, Timer):
+            return  # a tick is no one's request: a trace per tick would bury the requests' ones
         kind = "server" if type(entrypoint).__name__.endswith("Rpc") else "consumer"
         span = tracing.start_span(
             f"{self.container.service_name}.{entrypoint.method_name}", scope="common.service", kind=kind,

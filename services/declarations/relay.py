@@ -268,6 +268,7 @@ class EventPublisher(DependencyProvider):
 
     def setup(self):
         config = self.container.config
+        tracing.configure("declarations")  # the relay's process is declarations'
         extra = [q.strip() for q in str(_setting(config, "RELAY_SUBSCRIBER_QUEUES") or "").split(",")]
         self.extra = [subscriber_queue(name) for name in extra if name]
         self.extra_declared = not self.extra

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from common import codes
+from common import codes, tracing
 from common.clock import day_bounds, utc, utcnow
 from common.errors import Conflict, InvalidInput, NotFound, TooLarge, UnsupportedFile
 from services.declarations import declaring, domain
@@ -193,11 +193,22 @@ def process_next(store, work, tz, limits=Limits()):
 
 
 def _process(store, batches, batch, content, work, tz, limits):
+    """One trace per batch (common/tracing.py, when on): a span for the
+    batch, a child of the upload's request (its context kept in `origin`),
+    and one per phase: read, decide, commit."""
+    with tracing.span("batch", scope="services.declarations.batch", kind="consumer",
+                      parent=(batch.origin or {}).get("trace"),
+                      attributes={"edt.batch_no": batch.batch_no, "edt.business_type": batch.business_type}):
+        _phases(store, batches, batch, content, work, tz, limits)
+
+
+def _phases(store, batches, batch, content, work, tz, limits):
     started = time.perf_counter()
     _progress(store, batches, batch, work, status="reading")
     try:
         # The sheet's cells are dropped once read into rows: less memory at the peak.
-        rows = read_rows(reader.read(content, limits), batch.business_type)
+        with tracing.span("batch read", scope="services.declarations.batch"):
+            rows = read_rows(reader.read(content, limits), batch.business_type)
     except tuple(ERRORS) as refusal:
         _close(store, batches, batch, work, status="failed", error=refusal.code, message=refusal.message,
                reason=(refusal.extra or {}).get("reason"))
@@ -216,11 +227,12 @@ def _process(store, batches, batch, content, work, tz, limits):
     origin = batch.origin or {}
     unit = {"id": batch.unit_id, **(origin.get("unit") or {"name": None, "credit_code": None})}
     actor = origin.get("actor") or {"account": batch.account}
-    plan = declaring.plan_many(store, unit, actor, items, work.clock(), tz, batch_no=batch.batch_no,
-                               progress=decided) if items else []
+    with tracing.span("batch decide", scope="services.declarations.batch", attributes={"edt.rows": len(rows)}):
+        plan = declaring.plan_many(store, unit, actor, items, work.clock(), tz, batch_no=batch.batch_no,
+                                   progress=decided) if items else []
     # The accepted rows' events, their projections and the batch's result
     # commit together, or nothing does.
-    with store.unit_of_work(append=True):
+    with tracing.span("batch commit", scope="services.declarations.batch"), store.unit_of_work(append=True):
         outcomes = plan if isinstance(plan, list) else declaring.record(store, plan, tz, records=False)
         refused = {row.number: declaring.rejection_text(outcome)
                    for row, outcome in zip(to_declare, outcomes, strict=True) if not outcome["ok"]}
@@ -239,8 +251,12 @@ def _process(store, batches, batch, content, work, tz, limits):
 def _origin(unit, actor):
     """What the worker needs of the upload's unit and actor for the events."""
     actor = actor or {}
-    return {"unit": {"name": unit.get("name"), "credit_code": unit.get("credit_code")},
-            "actor": {k: actor.get(k) for k in ("account", "request_id", "address")}}
+    origin = {"unit": {"name": unit.get("name"), "credit_code": unit.get("credit_code")},
+              "actor": {k: actor.get(k) for k in ("account", "request_id", "address")}}
+    trace = tracing.traceparent()  # the upload's trace, which the worker's spans continue
+    if trace:
+        origin["trace"] = trace
+    return origin
 
 
 def _progress(store, batches, batch, work, **values):
