@@ -92,15 +92,15 @@ class Poller(threading.Thread):
 
     def run(self):
         last = 0
-        query = text("SELECT id, event_id FROM resident_history WHERE id > :last ORDER BY id")
+        query = text("SELECT position, event_id FROM resident_history WHERE position > :last ORDER BY position")
         with self.engine.connect() as conn:
             while not self.stop.is_set():
                 rows = conn.execute(query, {"last": last}).all()
                 conn.rollback()
                 at = time.time()
-                for row_id, event_id in rows:
+                for position, event_id in rows:
                     self.seen.setdefault(event_id, at)
-                    last = max(last, row_id)
+                    last = max(last, position)
                 time.sleep(self.interval)
         self.engine.dispose()
 

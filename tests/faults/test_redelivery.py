@@ -77,7 +77,7 @@ def residents(configs, container_factory):
         def history(self):
             with engine.connect() as conn:
                 return conn.execute(text(
-                    "SELECT position, kind FROM resident_history ORDER BY id")).all()
+                    "SELECT position, kind FROM resident_history ORDER BY position, unit_id")).all()
 
         def wait_for(self, position, timeout=60):
             deadline = time.time() + timeout
