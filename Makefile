@@ -37,11 +37,12 @@ lint: venv
 
 # Everything the tests talk to, started or installed when missing: RabbitMQ
 # and its management API (the tests create virtual hosts through it), the
-# local PostgreSQL, the browsers and LibreOffice.
+# local PostgreSQL, the browsers and LibreOffice, promtool (the alert rules).
 test-setup: venv
 	$(BIN)/python deploy/broker.py --management
 	$(BIN)/python deploy/postgres.py
 	$(BIN)/python deploy/browser.py
+	$(BIN)/python deploy/promtool.py
 
 # Two pytest processes: Nameko's test containers need eventlet's monkey
 # patching, Playwright's sync API must not have it (see conftest.py).

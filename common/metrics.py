@@ -44,6 +44,13 @@ CONSUMER_FOLLOWING = Gauge(
     "consumer_following_log",
     "1 while a consumer follows the log's current identity and epoch; 0 while it does not know it or "
     "catches up after a change of log or epoch", ["consumer"])
+QUEUE_MESSAGES = Gauge(
+    "broker_queue_messages",
+    "Messages waiting in a queue fed by the relay (the platform's and RELAY_SUBSCRIBER_QUEUES), "
+    "as the publishing relay last looked (every 10 s)", ["queue"])
+QUEUE_CONSUMERS = Gauge(
+    "broker_queue_consumers", "Consumers of a queue fed by the relay, as the publishing relay last looked", ["queue"])
+SERVICE_UP = Gauge("service_instance_up", "1 in every running instance of a service", ["service"])
 BATCHES_OPEN = Gauge("declarations_batches_open", "Batches queued or in work, as a batch worker last saw")
 BATCHES_PROCESSED = Counter(
     "declarations_batches_processed_total", "Batches a batch worker ended (finished or failed), or lost",
@@ -61,6 +68,7 @@ class EntrypointMetrics(DependencyProvider):
 
     def setup(self):
         global _served
+        SERVICE_UP.labels(self.container.service_name).set(1)
         port = self.container.config.get("METRICS_PORT")
         if port and not _served:
             start_http_server(int(port))

@@ -36,7 +36,14 @@ from nameko.timer import Timer
 
 from common import tracing
 from common.db import Database
-from common.metrics import EVENTS_PUBLISHED, LOG_EPOCH, RELAY_LAG, RELAY_LEASE_HELD
+from common.metrics import (
+    EVENTS_PUBLISHED,
+    LOG_EPOCH,
+    QUEUE_CONSUMERS,
+    QUEUE_MESSAGES,
+    RELAY_LAG,
+    RELAY_LEASE_HELD,
+)
 from common.queues import (  # noqa: F401 (re-exported)
     ALL_TYPES,
     EVENT_TYPE_HEADER,
@@ -286,6 +293,34 @@ class EventPublisher(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return Relaying(self)
 
+    queue_interval = 10.0  # seconds between looks at the queues' depths
+
+    def report_queues(self, holding):
+        """Every queue_interval, while this instance publishes: how many
+        messages wait in the queues the relay feeds, and how many consumers
+        each has (broker_queue_messages, broker_queue_consumers): a passive
+        declare of each, on a connection of its own. A standby says nothing."""
+        if not holding:
+            QUEUE_MESSAGES.clear()
+            QUEUE_CONSUMERS.clear()
+            return
+        now = time.monotonic()
+        if now < getattr(self, "queues_due", 0.0):
+            return
+        self.queues_due = now + self.queue_interval
+        names = list(PLATFORM_QUEUES.values()) + [queue.name for queue in self.extra]
+        try:
+            with Connection(self.container.config["AMQP_URI"], connect_timeout=5) as conn:
+                for name in names:
+                    try:
+                        _, messages, consumers = conn.channel().queue_declare(name, passive=True)
+                    except ChannelError:  # not declared (yet)
+                        continue
+                    QUEUE_MESSAGES.labels(name).set(messages)
+                    QUEUE_CONSUMERS.labels(name).set(consumers)
+        except Exception as error:  # the broker is away: publishing says so
+            log.debug("relay: could not look at the queues: %s", error)
+
     def declare_extra(self):
         """Declare the downstream queues of RELAY_SUBSCRIBER_QUEUES, once. A
         queue that exists with other arguments is the downstream's business:
@@ -471,6 +506,7 @@ class OutboxRelay:
             _health.failed(f"{type(error).__name__}: {error}")
         finally:
             memory.note(self.store)
+            self.publish.provider.report_queues(memory.lease_until is not None)
 
 
 class _Health:
