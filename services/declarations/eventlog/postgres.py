@@ -95,6 +95,20 @@ class PostgresRecorder(Recorder):
                 for row in rows:
                     copy.write_row(tuple(row.values()))
 
+    def records_between(self, columns, first, last):
+        with self.raw.cursor() as cursor:
+            return cursor.execute(f"SELECT {', '.join(columns)} FROM records WHERE position BETWEEN %s AND %s",
+                                  (first, last)).fetchall()
+
+    def person_rows(self, columns, _loads=orjson.loads):
+        names = ", ".join("person::text" if c == "person" else c for c in columns)
+        at = columns.index("person") if "person" in columns else None
+        with self.raw.cursor() as cursor:
+            rows = cursor.execute(f"SELECT {names} FROM persons").fetchall()
+        if at is None:
+            return rows
+        return [row[:at] + (_loads(row[at]),) + row[at + 1:] for row in rows]
+
     def iter_fold_events(self, after=0, chunk=10000):
         if not self.conn.in_transaction():
             yield from super().iter_fold_events(after, chunk)

@@ -146,6 +146,16 @@ class Recorder:
         projection.Fold reads."""
         yield from self.iter_events(after, chunk)
 
+    def records_between(self, columns, first, last):
+        """Tuples of `columns` of the records at positions first..last
+        (driver-typed: times as the engine gives them back)."""
+        raise NotImplementedError
+
+    def person_rows(self, columns):
+        """Tuples of `columns` of every person, the JSON column `person`
+        (when asked for) parsed."""
+        raise NotImplementedError
+
     def prepare_rebuild(self):
         """Settings of a rebuild's connection before its transaction."""
 

@@ -4,6 +4,7 @@ hot read paths of rebuild go straight to the driver."""
 import json
 from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -152,6 +153,17 @@ class SqliteRecorder(Recorder):
                 return
             yield _fold_events(rows, units)
             after = rows[-1][0]
+
+    def records_between(self, columns, first, last):
+        return self.raw.execute(f"SELECT {', '.join(columns)} FROM records WHERE position BETWEEN ? AND ?",
+                                (first, last)).fetchall()
+
+    def person_rows(self, columns, _loads=orjson.loads):
+        rows = self.raw.execute(f"SELECT {', '.join(columns)} FROM persons").fetchall()
+        if "person" not in columns:
+            return rows
+        at = columns.index("person")
+        return [row[:at] + (_loads(row[at]),) + row[at + 1:] for row in rows]
 
     def prepare_rebuild(self):
         # On the driver's connection: a PRAGMA through SQLAlchemy would begin
