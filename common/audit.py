@@ -33,27 +33,15 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from kombu import Connection, Exchange, Producer, Queue
+from kombu import Connection, Producer
 
-from common.queues import SINGLE_ACTIVE_CONSUMER
-
-# The exchange and queue of the audit trail (services/audit consumes):
-# persistent messages on a durable direct exchange, routed to one durable
-# queue, single-active-consumer because records are chained in the order
-# the audit service takes them. Each message body is {"records": [...]};
-# each record carries its own id, which the audit service stores once.
-AUDIT_EXCHANGE_NAME = "audit"
-AUDIT_QUEUE_NAME = "audit.records"
-AUDIT_ROUTING_KEY = "record"
-
-
-def audit_exchange():
-    return Exchange(AUDIT_EXCHANGE_NAME, type="direct", durable=True, delivery_mode=PERSISTENT)
-
-
-def audit_queue():
-    return Queue(AUDIT_QUEUE_NAME, exchange=audit_exchange(), routing_key=AUDIT_ROUTING_KEY,
-                 durable=True, auto_delete=False, queue_arguments=SINGLE_ACTIVE_CONSUMER)
+from common.queues import (  # noqa: F401 (re-exported)
+    AUDIT_EXCHANGE_NAME,
+    AUDIT_QUEUE_NAME,
+    AUDIT_ROUTING_KEY,
+    audit_exchange,
+    audit_queue,
+)
 
 log = logging.getLogger(__name__)
 

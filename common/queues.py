@@ -53,3 +53,22 @@ def subscriber_queue(name, routing_keys=(ALL_TYPES,), arguments=None):
 def platform_queue(consumer):
     """The queue of one of the platform's own consumers, e.g. "residents"."""
     return subscriber_queue(PLATFORM_QUEUES[consumer], arguments=SINGLE_ACTIVE_CONSUMER)
+
+
+# The audit trail (common/audit.py publishes, services/audit consumes):
+# persistent messages on a durable direct exchange, routed to one durable
+# queue, single-active-consumer because records are chained in the order
+# the audit service takes them. Each message body is {"records": [...]};
+# each record carries its own id, which the audit service stores once.
+AUDIT_EXCHANGE_NAME = "audit"
+AUDIT_QUEUE_NAME = "audit.records"
+AUDIT_ROUTING_KEY = "record"
+
+
+def audit_exchange():
+    return Exchange(AUDIT_EXCHANGE_NAME, type="direct", durable=True, delivery_mode=PERSISTENT)
+
+
+def audit_queue():
+    return Queue(AUDIT_QUEUE_NAME, exchange=audit_exchange(), routing_key=AUDIT_ROUTING_KEY,
+                 durable=True, auto_delete=False, queue_arguments=SINGLE_ACTIVE_CONSUMER)

@@ -15,9 +15,9 @@ import eventlet
 from kombu import Connection, Consumer
 from nameko.extensions import DependencyProvider
 
-from common.audit import audit_queue
 from common.clock import utcnow
 from common.db import Database
+from common.queues import audit_queue
 from services.audit import trail
 from services.audit.store import AuditStore
 

@@ -7,7 +7,8 @@ import time
 import pytest
 from kombu import Connection, Consumer
 
-from common.audit import AUDIT_QUEUE_NAME, AuditPublisher, audit_queue, record
+from common.audit import AuditPublisher, record
+from common.queues import AUDIT_QUEUE_NAME, audit_queue
 from tests.suite import Vhost
 
 CAP = 60  # seconds
