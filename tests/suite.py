@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROCFILE = os.path.join(ROOT, "deploy", "Procfile")
 MANAGEMENT = os.environ.get("RABBIT_MANAGEMENT_URL", "http://guest:guest@localhost:15672")
 BROKER = os.environ.get("TEST_AMQP_HOST", "guest:guest@localhost:5672")
-SERVICES = ("auth", "declarations", "residents", "notices")
+SERVICES = ("auth", "declarations", "residents", "notices", "audit")
 # Procfile processes that are not services of their own (no database of
 # their own) but are Nameko processes with metrics and a heartbeat.
 WORKERS = ("batches",)
