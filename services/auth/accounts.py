@@ -80,7 +80,7 @@ def _refuse_while_locked(store, row, account, address, now, policy):
 def _fail(store, account, row, now, address, policy, message="账号或密码错误"):
     """Records a failed attempt (a wrong password or second-factor code),
     locks the account on the last one allowed, commits and raises."""
-    earlier = store.failures_since(account, now - rules.FAILURE_WINDOW, row.unlocked_at) if row else 0
+    earlier = store.failures_since(account, now - policy.failure_window, row.unlocked_at) if row else 0
     store.record_attempt(account, now, address, False)
     until = None
     if row is not None and rules.should_lock(earlier + 1, policy):

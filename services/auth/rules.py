@@ -40,6 +40,7 @@ class Policy:
     totp_window: int = 1            # steps accepted either side of now (clock drift)
     recovery_codes: int = 10
     max_failures: int = MAX_FAILURES
+    failure_window: timedelta = FAILURE_WINDOW   # failures that count towards a lockout
     lock_duration: timedelta = LOCK_DURATION
 
 
@@ -57,6 +58,7 @@ SETTINGS = {
     "TOTP_VALID_WINDOW": ("totp_window", int),
     "RECOVERY_CODES": ("recovery_codes", int),
     "LOGIN_MAX_FAILURES": ("max_failures", int),
+    "LOGIN_FAILURE_WINDOW_MINUTES": ("failure_window", lambda v: timedelta(minutes=int(v))),
     "LOGIN_LOCK_MINUTES": ("lock_duration", lambda v: timedelta(minutes=int(v))),
 }
 

@@ -42,13 +42,39 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
+# The running suite, for the sign-in helpers' second factor (Suite.totp_code).
+SESSION = {}
+
+
 @pytest.fixture(scope="session")
 def suite():
     with start_suite() as s:
         s.admin_token = s.login("admin", ADMIN_PASSWORD)
         s.demo_password = DEMO_PASSWORD
         s.admin_password = ADMIN_PASSWORD
+        SESSION["suite"] = s
         yield s
+        SESSION.clear()
+
+
+def needs_second_factor(account):
+    """Whether `account` signs in with a code (the seeded administrators and
+    any account the tests enrolled): its code then comes from `totp_code`."""
+    suite = SESSION.get("suite")
+    return suite is not None and account in suite.totp_secrets
+
+
+def totp_code(account):
+    return SESSION["suite"].totp_code(account)
+
+
+def second_factor(page, account):
+    """The second step of the sign-in, when `account` has one."""
+    if needs_second_factor(account):
+        code = field(page, "动态口令")
+        code.wait_for()
+        code.fill(totp_code(account))
+        page.get_by_role("button", name=re.compile("验\\s*证")).click()
 
 
 @pytest.fixture(scope="session")
@@ -175,6 +201,7 @@ def login(page, account, password, landing=r"#/home$"):
     field(page, "账号").fill(account)
     field(page, "密码").fill(password)
     page.get_by_role("button", name=re.compile("登\\s*录")).click()
+    second_factor(page, account)
     page.wait_for_url(re.compile(landing))
     return page
 

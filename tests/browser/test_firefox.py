@@ -16,7 +16,7 @@ import pytest
 
 from tests.browser import gecko
 from tests.browser.gecko import Keys
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, needs_second_factor, totp_code
 from tests.browser.test_batches import ENROLMENT_COLUMNS, fill_template
 from tests.browser.test_declarations import enrol_by_api, person_no, wait_lookup
 from tests.factories import enrolment, id_number
@@ -66,6 +66,9 @@ def login(ff, account, password, landing="/home", title="首页"):
     ff.fill(ff.field("账号"), account)
     ff.fill(ff.field("密码"), password)
     ff.button("登 录").click()
+    if needs_second_factor(account):  # the administrators' code
+        ff.fill(ff.field("动态口令"), totp_code(account))
+        ff.button("验 证").click()
     ff.wait_url(rf"#{landing}$")
     ff.wait_text("#screen-title", title, exact=True)
 

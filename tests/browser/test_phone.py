@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMIN_SCREENS, UNIT_SCREENS, assert_no_page_scroll, field, shot
+from tests.browser.conftest import ADMIN_SCREENS, UNIT_SCREENS, assert_no_page_scroll, field, second_factor, shot
 from tests.browser.test_batches import ENROLMENT_COLUMNS, download_template, fill_template, import_file
 from tests.browser.test_declarations import enrol_by_api, person_no
 from tests.factories import enrolment, id_number
@@ -19,6 +19,7 @@ def sign_in(page, account, password, landing=r"#/home$"):
     field(page, "账号").fill(account)
     field(page, "密码").fill(password)
     page.get_by_role("button", name=re.compile("登\\s*录")).click()
+    second_factor(page, account)
     page.wait_for_url(re.compile(landing))
     assert_no_page_scroll(page, landing)
     return page

@@ -57,11 +57,12 @@ def test_every_number_comes_from_the_settings():
         "PASSWORD_MIN_LENGTH": "12", "PASSWORD_MIN_CLASSES": "4", "PASSWORD_MAX_AGE_DAYS": "30",
         "PASSWORD_HISTORY": "3", "SESSION_IDLE_MINUTES": "10", "MFA_FOR_UNITS": "1",
         "MFA_TOKEN_TTL_MINUTES": "2", "TOTP_VALID_WINDOW": "0", "RECOVERY_CODES": "6",
-        "LOGIN_MAX_FAILURES": "3", "LOGIN_LOCK_MINUTES": "30", "PASSWORD_UNKNOWN": "x"})
+        "LOGIN_MAX_FAILURES": "3", "LOGIN_FAILURE_WINDOW_MINUTES": "10", "LOGIN_LOCK_MINUTES": "30",
+        "PASSWORD_UNKNOWN": "x"})
     assert policy == rules.Policy(
         min_length=12, min_classes=4, max_age=timedelta(days=30), history=3, idle=timedelta(minutes=10),
         mfa_for_units=True, mfa_token_ttl=timedelta(minutes=2), totp_window=0, recovery_codes=6,
-        max_failures=3, lock_duration=timedelta(minutes=30))
+        max_failures=3, failure_window=timedelta(minutes=10), lock_duration=timedelta(minutes=30))
     assert "密码至少12位" in rules.password_errors("Abc#12345", "someone", policy)
     assert rules.should_lock(3, policy) and not rules.should_lock(2, policy)
     # unset or empty settings keep the defaults

@@ -8,7 +8,8 @@ import { applyLargeText, textSizeButton } from "./text-size.js";
 const UNIT = ["unit"];
 const ADMIN = ["admin"];
 const AUDITOR = ["auditor"];
-const ANYONE = ["unit", "admin", "downstream", "auditor"];
+const SECADMIN = ["secadmin"];
+const ANYONE = ["unit", "admin", "downstream", "auditor", "secadmin"];
 
 // path pattern -> screen module and the menu entry it belongs to.
 const ROUTES = [
@@ -28,6 +29,7 @@ const ROUTES = [
   { path: "/admin/units", screen: "admin-units", roles: ADMIN, title: "单位管理" },
   { path: "/admin/notices", screen: "admin-notices", roles: ADMIN, title: "通知公告管理" },
   { path: "/audit", screen: "audit", roles: AUDITOR, title: "审计日志" },
+  { path: "/admin/accounts", screen: "accounts", roles: SECADMIN, title: "账号安全管理" },
 ];
 
 const UNIT_MENU = [
@@ -70,6 +72,12 @@ const AUDITOR_MENU = [
   { action: "logout", text: "退出", icon: "←" },
 ];
 
+const SECADMIN_MENU = [
+  { text: "安全管理", icon: "◈", items: [{ href: "/admin/accounts", text: "账号安全管理" }] },
+  { href: "/password", text: "修改密码", icon: "◇" },
+  { action: "logout", text: "退出", icon: "←" },
+];
+
 const root = document.getElementById("app");
 let shell = null; // {main, menu, unread, role}
 let renderSeq = 0;
@@ -83,6 +91,7 @@ export function navigate(path) {
 
 export function homePath(role) {
   if (role === "auditor") return "/audit";
+  if (role === "secadmin") return "/admin/accounts";
   return role === "admin" ? "/admin/units" : role === "unit" ? "/home" : "/password";
 }
 
@@ -191,7 +200,8 @@ document.addEventListener("keydown", (e) => {
 narrow.addEventListener("change", () => { if (!narrow.matches) closeDrawer(); });
 
 function buildShell(s) {
-  const unread = h("a", { class: "topbar-notices", href: "#/notices", title: "通知公告" },
+  // 通知 belongs to units and the system administrator; the other roles have no notices
+  const unread = h("a", { class: "topbar-notices", href: "#/notices", title: "通知公告", hidden: !["unit", "admin"].includes(s.role) },
     h("span", { "aria-hidden": "true" }, "✉ "), h("span", { class: "notices-word" }, "通知"),
     h("span", { class: "badge", hidden: true }), h("span", { class: "sr-only unread-text" }));
   const who = s.role === "unit" && s.unit
@@ -224,7 +234,7 @@ function buildShell(s) {
 
 function renderMenu(s, current) {
   clear(shell.menu);
-  const menu = s.role === "auditor" ? AUDITOR_MENU : s.role === "admin" ? ADMIN_MENU : s.role === "unit" ? UNIT_MENU : [UNIT_MENU[3], UNIT_MENU[4]];
+  const menu = s.role === "secadmin" ? SECADMIN_MENU : s.role === "auditor" ? AUDITOR_MENU : s.role === "admin" ? ADMIN_MENU : s.role === "unit" ? UNIT_MENU : [UNIT_MENU[3], UNIT_MENU[4]];
   for (const item of menu) {
     shell.menu.append(menuItem(item, current, 0));
   }
@@ -270,6 +280,11 @@ async function route() {
   }
   if (r.roles && !r.roles.includes(s.role)) {
     navigate(homePath(s.role));
+    return;
+  }
+  // an initial, temporary or expired password: nothing but 修改密码 until changed
+  if (!r.public && s.must_change_password && r.path !== "/password") {
+    navigate("/password");
     return;
   }
   document.title = `${r.title} · 泉州居民E点通`;

@@ -1,16 +1,19 @@
 // 修改密码: the old password, the new one twice. Other sessions of the account
-// stop working; this one stays logged in.
-import { api } from "../api.js";
+// stop working; this one stays logged in. An account whose password is
+// initial, temporary or expired comes here first and may go on once changed.
+import { api, session } from "../api.js";
 import { clearErrors, field, h, setFieldErrors, showFormError, showFormSuccess, toast } from "../dom.js";
 
-export function render(root) {
+export function render(root, ctx) {
+  const forced = Boolean(session.get()?.must_change_password);
   const oldPw = h("input", { type: "password", autocomplete: "current-password", maxlength: "128" });
   const newPw = h("input", { type: "password", autocomplete: "new-password", maxlength: "128" });
   const again = h("input", { type: "password", autocomplete: "new-password", maxlength: "128" });
   const submit = h("button", { type: "submit", class: "btn btn-primary" }, "确认修改");
   const form = h("form", { class: "card narrow-form", novalidate: true, "aria-label": "修改密码" },
     field({ label: "原密码", name: "old_password", input: oldPw, required: true }),
-    field({ label: "新密码", name: "new_password", input: newPw, required: true, hint: "至少8位，建议同时包含字母、数字和符号" }),
+    field({ label: "新密码", name: "new_password", input: newPw, required: true,
+      hint: "至少8位，含大写字母、小写字母、数字、符号中的至少3类；不能包含账号，不能与最近5次用过的密码相同" }),
     field({ label: "确认新密码", name: "confirm", input: again, required: true }),
     h("div", { class: "actions" }, submit, h("button", { type: "reset", class: "btn" }, "重置")));
   form.addEventListener("reset", () => clearErrors(form));
@@ -33,12 +36,20 @@ export function render(root) {
       form.reset();
       showFormSuccess(form, "密码修改成功。其他已登录的会话需使用新密码重新登录。");
       toast("密码修改成功", "success");
+      if (forced) {
+        session.set({ ...session.get(), must_change_password: false });
+        if (ctx) ctx.navigate("/"); // on to the role's first screen
+      }
     } catch (err) {
       showFormError(form, err);
     } finally {
       submit.disabled = false;
     }
   });
+  if (forced) {
+    root.append(h("div", { class: "alert alert-info", role: "status" },
+      "您的密码是初始密码、临时密码或已超过有效期，请先修改密码，之后才能使用其他功能。"));
+  }
   root.append(form);
   oldPw.focus();
 }
