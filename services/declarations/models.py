@@ -358,7 +358,42 @@ class CampaignReason(Base):
     __table_args__ = (Index("ix_campaign_reasons_day", "day"),)
 
 
+class CampaignYear(Base):
+    """A unit's year under one placement: the sums of its days, its last day
+    with a declaration, and its finished batches (the dashboard reads these
+    few thousand rows instead of summing days and batches)."""
+    __tablename__ = "campaign_years"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    division: Mapped[str] = mapped_column(String(6), primary_key=True)
+    street: Mapped[str] = mapped_column(String(50), primary_key=True)
+    increase: Mapped[int] = mapped_column(Integer)
+    decrease: Mapped[int] = mapped_column(Integer)
+    new_enrolments: Mapped[int] = mapped_column(Integer)
+    transfers_in: Mapped[int] = mapped_column(Integer)
+    transfers_out: Mapped[int] = mapped_column(Integer)
+    suspensions: Mapped[int] = mapped_column(Integer)
+    declarations: Mapped[int] = mapped_column(Integer)
+    last_day: Mapped[str] = mapped_column(String(10))
+    batches: Mapped[int] = mapped_column(Integer)
+    batch_rows: Mapped[int] = mapped_column(Integer)
+    batch_failed: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_campaign_years_year", "year", "division"),)
+
+
+class CampaignYearReason(Base):
+    """Rows refused for each failure reason in a unit's year under one placement."""
+    __tablename__ = "campaign_year_reasons"
+    unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    division: Mapped[str] = mapped_column(String(6), primary_key=True)
+    street: Mapped[str] = mapped_column(String(50), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("ix_campaign_year_reasons_year", "year", "division"),)
+
+
 CAMPAIGN_PROJECTIONS = (CampaignDay.__table__, CampaignMonth.__table__, CampaignBatch.__table__,
-                        CampaignReason.__table__)
+                        CampaignReason.__table__, CampaignYear.__table__, CampaignYearReason.__table__)
 
 PROJECTIONS = PROJECTIONS + CAMPAIGN_PROJECTIONS

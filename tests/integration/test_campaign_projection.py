@@ -214,3 +214,27 @@ def test_export_has_the_table_and_the_idle_units(store, city):
     assert book.sheetnames[:2] == ["参保进度", "未申报单位"]
     sheet = book["参保进度"]
     assert sheet["B1"].value == "名称" and sheet.max_row == 1 + 12 + 1
+
+
+def test_finished_batches_count_with_their_failure_reasons(store, engine, city):
+    from services.declarations.models import Batch
+
+    failures = [{"row": 2, "reason": "公民身份号码：校验位不正确"},
+                {"row": 3, "reason": "公民身份号码：校验位不正确；联系电话：应为11位手机号码"}]
+    with engine.begin() as conn:
+        for n, (unit, day) in enumerate(((1, 2), (2, 3))):
+            conn.execute(Batch.__table__.insert().values(
+                batch_no=f"B2026090{day}00{n}", unit_id=unit, business_type="enrolment", submitted_at=at(day),
+                file_name="名单.xlsx", file_sha256=str(n) * 64, total=10, succeeded=8, failed=2, failures=failures,
+                status="done", finished_at=at(day, 13)))  # after unit 1 moved
+    divisions = by_code(board(store, at(3, 18)))
+    jj = divisions["350582"]
+    assert (jj["batches"], jj["batch_rows"], jj["batch_failed_rows"]) == (2, 20, 4)
+    assert jj["batch_failure_rate"] == 0.2
+    assert jj["top_failure_reasons"][0] == {"reason": "公民身份号码：校验位不正确", "rows": 4}
+    before = by_code(board(store, at(3, 18), as_of="2026-09-02"))["350582"]
+    assert (before["batches"], before["batch_failed_rows"]) == (1, 2)
+    verified(engine)
+    rebuild.rebuild(engine, TZ)
+    assert by_code(board(store, at(3, 18)))["350582"]["batches"] == 2
+    verified(engine)

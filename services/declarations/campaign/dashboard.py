@@ -33,6 +33,8 @@ from services.declarations.campaign.tables import (
     CampaignDay,
     CampaignMonth,
     CampaignReason,
+    CampaignYear,
+    CampaignYearReason,
     UnitRef,
     UnitTarget,
 )
@@ -142,7 +144,8 @@ def _units(session):
 
 def dashboard(session, tz, params, today):
     p = _params(params, today)
-    facts = _facts(session, tz, p)
+    facts = _facts(session, tz, p, today)
+    idle = _idle(facts, p)
     items, totals = _roll_up(facts, p)
     key = p["sort"].lstrip("-")
     reverse = p["sort"].startswith("-")
@@ -155,7 +158,7 @@ def dashboard(session, tz, params, today):
             "division": p["division"], "division_name": division_name(p["division"]) if p["division"] else None,
             "street": p["street"], "sort": p["sort"], "page": p["page"], "size": p["size"],
             "total_items": len(items), "totals": totals, "items": items[start:start + p["size"]],
-            "idle_days": p["idle_days"], "idle_units": facts["idle"][:IDLE_LIMIT], "idle_total": len(facts["idle"])}
+            "idle_days": p["idle_days"], "idle_units": idle[:IDLE_LIMIT], "idle_total": len(idle)}
 
 
 def _in_scope(p, division, street):
@@ -166,90 +169,131 @@ def _in_scope(p, division, street):
     return True
 
 
-def _facts(session, tz, p):
+def _sums(session, table, figures, where):
+    """{(unit_id, division, street): [sums of `figures`]} of `table` rows."""
+    cols = [func.sum(getattr(table, f)) for f in figures]
+    out = {}
+    for unit_id, division, street, *values in session.execute(
+            select(table.unit_id, table.division, table.street, *cols).where(*where)
+            .group_by(table.unit_id, table.division, table.street)):
+        out[(unit_id, division, street)] = [int(v or 0) for v in values]
+    return out
+
+
+def _facts(session, tz, p, today):
+    """Per unit (and placement) figures of the year up to `as_of`: read
+    from the year and month sums, less the days after `as_of` when it is
+    before today (the common case, today, reads a few thousand rows)."""
     as_of, year = p["as_of"], p["year"]
     d, month = as_of.isoformat(), as_of.isoformat()[:7]
-    first_month, month_start, year_start = f"{year}-01", month + "-01", f"{year}-01-01"
+    month_start, year_end = month + "-01", f"{year}-12-31"
     end = _end_of(as_of, tz)
+    # the days between as_of and today (or the year's end) are taken off the sums
+    past = as_of < today and d < year_end
+    upto = min(today.isoformat(), year_end)
     refs = _units(session)
     timeline = Timeline(session.connection())
     names = dict(session.execute(select(UnitSeen.unit_id, UnitSeen.name)).all())
 
-    # insured as of D: now, less what moved after D
     insured = dict(session.execute(select(UnitCount.unit_id, UnitCount.insured_count)).all())
-    for unit_id, net in session.execute(
-            select(CampaignDay.unit_id, func.sum(CampaignDay.increase - CampaignDay.decrease))
-            .where(CampaignDay.day > d).group_by(CampaignDay.unit_id)):
-        insured[unit_id] = insured.get(unit_id, 0) - int(net or 0)
+    if as_of < today:
+        for unit_id, net in session.execute(
+                select(CampaignDay.unit_id, func.sum(CampaignDay.increase - CampaignDay.decrease))
+                .where(CampaignDay.day > d).group_by(CampaignDay.unit_id)):
+            insured[unit_id] = insured.get(unit_id, 0) - int(net or 0)
     targets = dict(session.execute(select(UnitTarget.unit_id, UnitTarget.target)
                                    .where(UnitTarget.year == year)).all())
-
     where = {}
     for unit_id in set(refs) | set(insured) | set(targets):
         where[unit_id] = timeline.at(unit_id, end) if unit_id in timeline.times else (
             (refs[unit_id].division, refs[unit_id].street) if unit_id in refs else NOWHERE)
 
-    # flows of the year up to D and of D's month, under their placements
-    cols = [func.sum(getattr(CampaignMonth, f)) for f in FIGURES]
-    year_flows = defaultdict(lambda: [0] * WIDTH)
-    month_flows = defaultdict(lambda: [0, 0])
-    for unit_id, division, street, *figures in session.execute(
-            select(CampaignMonth.unit_id, CampaignMonth.division, CampaignMonth.street, *cols)
-            .where(CampaignMonth.month >= first_month, CampaignMonth.month < month)
-            .group_by(CampaignMonth.unit_id, CampaignMonth.division, CampaignMonth.street)):
-        entry = year_flows[(unit_id, division, street)]
-        for i in range(WIDTH):
-            entry[i] += int(figures[i] or 0)
-    dcols = [func.sum(getattr(CampaignDay, f)) for f in FIGURES]
-    for unit_id, division, street, *figures in session.execute(
-            select(CampaignDay.unit_id, CampaignDay.division, CampaignDay.street, *dcols)
-            .where(CampaignDay.day >= max(month_start, year_start), CampaignDay.day <= d)
-            .group_by(CampaignDay.unit_id, CampaignDay.division, CampaignDay.street)):
-        entry = year_flows[(unit_id, division, street)]
-        for i in range(WIDTH):
-            entry[i] += int(figures[i] or 0)
-        if month_start >= year_start:
-            month_flows[(unit_id, division, street)] = [int(figures[0] or 0), int(figures[1] or 0)]
+    year_flows, batches, last = {}, {}, {}
+    year_columns = [getattr(CampaignYear, f) for f in FIGURES]
+    for unit_id, division, street, *values in session.execute(
+            select(CampaignYear.unit_id, CampaignYear.division, CampaignYear.street, *year_columns,
+                   CampaignYear.batches, CampaignYear.batch_rows, CampaignYear.batch_failed)
+            .where(CampaignYear.year == year)):
+        key = (unit_id, division, street)
+        year_flows[key] = values[:WIDTH]
+        if values[WIDTH]:
+            batches[key] = values[WIDTH:]
+    month_flows = {(r.unit_id, r.division, r.street): [r.increase, r.decrease] for r in session.execute(
+        select(CampaignMonth.unit_id, CampaignMonth.division, CampaignMonth.street, CampaignMonth.increase,
+               CampaignMonth.decrease).where(CampaignMonth.month == month))} if month[:4] == str(year) else {}
+    reasons = defaultdict(dict)
+    for unit_id, division, street, reason, rows in session.execute(
+            select(CampaignYearReason.unit_id, CampaignYearReason.division, CampaignYearReason.street,
+                   CampaignYearReason.reason, CampaignYearReason.rows).where(CampaignYearReason.year == year)):
+        reasons[(unit_id, division, street)][reason] = rows
+    if past:
+        after = [CampaignDay.day > d, CampaignDay.day <= upto]
+        for key, values in _sums(session, CampaignDay, FIGURES, after).items():
+            entry = year_flows.get(key)
+            if entry is not None:
+                for i in range(WIDTH):
+                    entry[i] -= values[i]
+        in_month = [CampaignDay.day > d, CampaignDay.day <= min(upto, month + "-31")]
+        for key, values in _sums(session, CampaignDay, ("increase", "decrease"), in_month).items():
+            entry = month_flows.get(key)
+            if entry is not None:
+                entry[0] -= values[0]
+                entry[1] -= values[1]
+        batch_after = [CampaignBatch.day > d, CampaignBatch.day <= upto]
+        for key, values in _sums(session, CampaignBatch, ("rows", "failed"), batch_after).items():
+            entry = batches.get(key)
+            if entry is not None:
+                entry[1] -= values[0]
+                entry[2] -= values[1]
+        for unit_id, division, street, count in session.execute(
+                select(CampaignBatch.unit_id, CampaignBatch.division, CampaignBatch.street, func.count())
+                .where(*batch_after).group_by(CampaignBatch.unit_id, CampaignBatch.division, CampaignBatch.street)):
+            entry = batches.get((unit_id, division, street))
+            if entry is not None:
+                entry[0] -= count
+        for unit_id, division, street, reason, rows in session.execute(
+                select(CampaignReason.unit_id, CampaignReason.division, CampaignReason.street,
+                       CampaignReason.reason, func.sum(CampaignReason.rows))
+                .where(CampaignReason.day > d, CampaignReason.day <= upto)
+                .group_by(CampaignReason.unit_id, CampaignReason.division, CampaignReason.street,
+                          CampaignReason.reason)):
+            entry = reasons.get((unit_id, division, street))
+            if entry is not None and reason in entry:
+                entry[reason] -= int(rows or 0)
+        # last declaration up to as_of: the months before its month, then its days
+        last = dict(session.execute(select(CampaignMonth.unit_id, func.max(CampaignMonth.last_day))
+                                    .where(CampaignMonth.month < month).group_by(CampaignMonth.unit_id)).all())
+        for unit_id, day in session.execute(
+                select(CampaignDay.unit_id, func.max(CampaignDay.day))
+                .where(CampaignDay.day >= month_start, CampaignDay.day <= d, CampaignDay.declarations > 0)
+                .group_by(CampaignDay.unit_id)):
+            if day and day > (last.get(unit_id) or ""):
+                last[unit_id] = day
+    else:
+        last = dict(session.execute(select(CampaignYear.unit_id, func.max(CampaignYear.last_day))
+                                    .where(CampaignYear.year <= year).group_by(CampaignYear.unit_id)).all())
+    return {"refs": refs, "names": names, "where": where, "insured": insured, "targets": targets,
+            "year_flows": year_flows, "month_flows": month_flows, "last": last, "batches": batches,
+            "reasons": reasons}
 
-    # last declaration up to D
-    last = dict(session.execute(select(CampaignMonth.unit_id, func.max(CampaignMonth.last_day))
-                                .where(CampaignMonth.month < month).group_by(CampaignMonth.unit_id)).all())
-    for unit_id, day in session.execute(
-            select(CampaignDay.unit_id, func.max(CampaignDay.day))
-            .where(CampaignDay.day >= month_start, CampaignDay.day <= d, CampaignDay.declarations > 0)
-            .group_by(CampaignDay.unit_id)):
-        if day and day > (last.get(unit_id) or ""):
-            last[unit_id] = day
 
-    batches = session.execute(
-        select(CampaignBatch.unit_id, CampaignBatch.division, CampaignBatch.street, func.count(),
-               func.sum(CampaignBatch.rows), func.sum(CampaignBatch.failed))
-        .where(CampaignBatch.day >= year_start, CampaignBatch.day <= d)
-        .group_by(CampaignBatch.unit_id, CampaignBatch.division, CampaignBatch.street)).all()
-    reasons = session.execute(
-        select(CampaignReason.unit_id, CampaignReason.division, CampaignReason.street, CampaignReason.reason,
-               func.sum(CampaignReason.rows))
-        .where(CampaignReason.day >= year_start, CampaignReason.day <= d)
-        .group_by(CampaignReason.unit_id, CampaignReason.division, CampaignReason.street,
-                  CampaignReason.reason)).all()
-
+def _idle(facts, p):
+    as_of = p["as_of"]
     idle_before = (as_of - timedelta(days=p["idle_days"])).isoformat()
     idle = []
-    for unit_id, ref in refs.items():
-        division, street = where[unit_id]
+    for unit_id, ref in facts["refs"].items():
+        division, street = facts["where"][unit_id]
         if ref.disabled or not _in_scope(p, division, street):
             continue
-        seen = last.get(unit_id) or ""
+        seen = facts["last"].get(unit_id) or ""
         if seen <= idle_before:
             idle.append({"unit_id": unit_id, "name": ref.name, "division": division,
                          "division_name": division_name(division), "street": street,
                          "last_declared_at": seen or None,
                          "idle_days": (as_of - date.fromisoformat(seen)).days if seen else None,
-                         "insured": insured.get(unit_id, 0), "target": targets.get(unit_id)})
+                         "insured": facts["insured"].get(unit_id, 0), "target": facts["targets"].get(unit_id)})
     idle.sort(key=lambda u: (u["last_declared_at"] or "", u["unit_id"]))
-    return {"refs": refs, "names": names, "where": where, "insured": insured, "targets": targets,
-            "year_flows": year_flows, "month_flows": month_flows, "last": last, "batches": batches,
-            "reasons": reasons, "idle": idle}
+    return idle
 
 
 def _key(p, unit_id, division, street):
@@ -262,6 +306,18 @@ def _key(p, unit_id, division, street):
     if level == "division":
         return street
     return unit_id
+
+
+class _Keys(dict):
+    """_key of (unit_id, division, street), each worked out once."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+
+    def __missing__(self, triple):
+        key = self[triple] = _key(self.p, *triple)
+        return key
 
 
 def _roll_up(facts, p):
@@ -287,8 +343,9 @@ def _roll_up(facts, p):
         for code in DIVISIONS:
             group(code, None, code, None)
     where = facts["where"]
+    keys = _Keys(p)
     for unit_id, (division, street) in where.items():
-        key = _key(p, unit_id, division, street)
+        key = keys[(unit_id, division, street)]
         if key is None:
             continue
         g = group(key, unit_id, division, street)
@@ -298,29 +355,32 @@ def _roll_up(facts, p):
         if seen > g.last:
             g.last = seen
     for (unit_id, division, street), figures in facts["year_flows"].items():
-        key = _key(p, unit_id, division, street)
+        key = keys[(unit_id, division, street)]
         if key is None:
             continue
         g = group(key, unit_id, division, street)
         for i in range(WIDTH):
             g.flows[i] += figures[i]
     for (unit_id, division, street), (inc, dec) in facts["month_flows"].items():
-        key = _key(p, unit_id, division, street)
+        key = keys[(unit_id, division, street)]
         if key is not None:
             g = group(key, unit_id, division, street)
             g.month_flows[0] += inc
             g.month_flows[1] += dec
-    for unit_id, division, street, count, rows, failed in facts["batches"]:
-        key = _key(p, unit_id, division, street)
-        if key is not None:
+    for (unit_id, division, street), (count, rows, failed) in facts["batches"].items():
+        key = keys[(unit_id, division, street)]
+        if key is not None and count:
             g = group(key, unit_id, division, street)
             g.batches += count
-            g.rows += int(rows or 0)
-            g.failed += int(failed or 0)
-    for unit_id, division, street, reason, rows in facts["reasons"]:
-        key = _key(p, unit_id, division, street)
+            g.rows += rows
+            g.failed += failed
+    for (unit_id, division, street), counts in facts["reasons"].items():
+        key = keys[(unit_id, division, street)]
         if key is not None:
-            group(key, unit_id, division, street).reasons[reason] += int(rows or 0)
+            reasons = group(key, unit_id, division, street).reasons
+            for reason, rows in counts.items():
+                if rows:
+                    reasons[reason] += rows
     # (未分区 is listed at city level only when a figure put it there)
     total = _Group("total", "合计" if level != "city" else "泉州市")
     for g in groups.values():

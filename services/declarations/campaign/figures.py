@@ -70,12 +70,12 @@ def fold_event(days, event, day, placer=None):
         entry[SUSPENSIONS] += 1
 
 
-def months_of(days):
+def months_of(days, period=lambda day: day[:7]):
     """{(unit_id, month, placement): figures + [last day with a declaration]}
     summed from day entries ("" when none had a declaration)."""
     months = {}
     for (unit, day, place), figures in days.items():
-        key = (unit, day[:7], place)
+        key = (unit, period(day), place)
         entry = months.get(key)
         if entry is None:
             entry = months[key] = [0] * WIDTH + [""]
@@ -84,6 +84,11 @@ def months_of(days):
         if figures[DECLARATIONS] and day > entry[WIDTH]:
             entry[WIDTH] = day
     return months
+
+
+def years_of(days):
+    """The same per calendar year (an int)."""
+    return months_of(days, lambda day: int(day[:4]))
 
 
 def reasons_of(failures):

@@ -23,6 +23,8 @@ from services.declarations.campaign.tables import (
     CampaignDay,
     CampaignMonth,
     CampaignReason,
+    CampaignYear,
+    CampaignYearReason,
     UnitPlacement,
     UnitRef,
 )
@@ -75,7 +77,7 @@ def apply_changes(session, changes, now):
 
 def _adopt(session, unit_id, placement):
     """A unit's first placement takes the figures folded before it had one."""
-    for table in (CampaignDay, CampaignMonth, CampaignBatch, CampaignReason):
+    for table in (CampaignDay, CampaignMonth, CampaignYear, CampaignBatch, CampaignReason, CampaignYearReason):
         session.execute(update(table).where(table.unit_id == unit_id)
                         .values(division=placement[0], street=placement[1]))
 

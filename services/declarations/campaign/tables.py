@@ -14,6 +14,9 @@ Projections (emptied and replayed by rebuild, compared by verify):
   campaign_months   the same per calendar month (the dashboard's year sums)
   campaign_batches  per finished batch: its unit's placement, rows, failed rows
   campaign_reasons  per finished batch and failure reason: rows refused
+  campaign_years    per unit, year and placement: the sums of its days and
+                    batches, its last day with a declaration
+  campaign_year_reasons  per unit, year, placement and failure reason: rows
 """
 # The classes live in services/declarations/models.py with the service's
 # other tables (one metadata for Alembic); they are named here for the
@@ -25,6 +28,8 @@ from services.declarations.models import (  # noqa: F401 (re-exported)
     CampaignDay,
     CampaignMonth,
     CampaignReason,
+    CampaignYear,
+    CampaignYearReason,
     UnitPlacement,
     UnitRef,
     UnitTarget,

@@ -31,7 +31,7 @@ def catch_up_batches(store, tz):
         pending = writes.untailed(store.conn, tz, limit=1)
     if not pending:
         return 0
-    with store.unit_of_work():
+    with store.unit_of_work(append=True):
         added = writes.tail_batches(store.conn, tz)
         store.commit()
     return added
