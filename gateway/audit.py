@@ -72,7 +72,16 @@ WRITES = {
     "declarations.change": "declaration.change",
     "batches.import_batch": "batch.submit",
     "admin.create_unit": "unit.create",
-    "notices.publish": "notice.publish",
+    "admin.update_unit": "unit.change",
+    "admin.reset_unit_password": "unit.password_reset",
+    "admin.unlock_unit": "unit.unlock",
+    "admin.create_account": "account.create",
+    "admin.reset_account_password": "account.password_reset",
+    "admin.reset_second_factor": "account.mfa_reset",
+    "admin.unlock_account": "account.unlock",
+    "notices.publish_notice": "notice.publish",
+    "notices.edit_notice": "notice.edit",
+    "notices.withdraw_notice": "notice.withdraw",
 }
 BODY_FIELDS = ("account", "cert_type", "cert_no", "name", "business_type", "title", "credit_code", "role",
                "division", "street", "disabled", "reason", "pinned", "target", "unit_id")

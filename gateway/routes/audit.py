@@ -10,13 +10,11 @@ from flask import Response
 from gateway.api import Blueprint
 from gateway.routes.residents import content_disposition
 from gateway.schemas.audit import AuditArgs, AuditFilterArgs, AuditPageSchema
+from gateway.security import AUDITOR
 from gateway.services import rpc
 
 blp = Blueprint("audit", __name__, url_prefix="/api/audit", description="The audit trail (auditor only)")
 
-# The audit administrator's role (gateway/security.py names the roles; the
-# spelling is the contract's).
-AUDITOR = "auditor"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FILTERS = ("account", "unit_id", "action", "cert_no", "outcome", "request_id")
 
