@@ -97,13 +97,13 @@ def main():
     else:
         print(" demo unit login:       account demo (already seeded; password unchanged)")
     for account, variable, title in ADMINISTRATORS:
-        label = f"{account} ({title}) login:".ljust(23)
+        label = f"{account} login:".ljust(23)
         if account not in created:
-            print(f" {label}already seeded")
+            print(f" {label}{title}, already seeded")
         elif created[account] is None:
-            print(f" {label}password from {variable}")
+            print(f" {label}{title}, password from {variable}")
         else:
-            print(f" {label}password {created[account]} (shown once; change it at first sign-in)")
+            print(f" {label}{title}, password {created[account]} (shown once; change it at first sign-in)")
     if any(a in created for a, _, _ in ADMINISTRATORS):
         print(" second factor:         " + ("ADMIN_TOTP_SECRET (all three)" if totp_secret
                                           else "enrolled in the portal at first sign-in"))

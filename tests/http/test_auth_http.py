@@ -74,7 +74,8 @@ def test_password_change_with_wrong_old_password_is_refused(suite, fresh_unit):
 def test_weak_new_password_is_refused(suite, fresh_unit):
     r = suite.api("PUT", "/api/auth/password", fresh_unit["token"],
                   json={"old_password": fresh_unit["password"], "new_password": "short"})
-    assert r.status_code == 400 and r.json()["details"]["new_password"] == ["密码至少8位"]
+    assert r.status_code == 400
+    assert r.json()["details"]["new_password"] == ["密码至少8位", "密码须包含大写字母、小写字母、数字、符号中的至少3类"]
 
 
 def test_no_token_is_401(suite):
