@@ -2,7 +2,8 @@
 
 A managed green thread of the service consumes `audit.records` on a
 connection of its own with a prefetch of AUDIT_PREFETCH messages, stores
-everything that has arrived together in one transaction (trail.record:
+what arrives within AUDIT_BATCH_WAIT seconds of a first message in one
+transaction (trail.record:
 chained, each record id once), and only then acknowledges those messages.
 A crash or a database error before the commit leaves them unacknowledged:
 the broker delivers them again and the ids already stored are dropped. The
@@ -10,6 +11,7 @@ queue is single-active-consumer, so of several audit instances one chains
 while the others stand by."""
 import logging
 import os
+import time
 
 import eventlet
 from kombu import Connection, Consumer
@@ -41,6 +43,7 @@ class RecordQueue(DependencyProvider):
         if os.environ.get("EDT_ENV") == "production" and (not url or url.startswith("sqlite")):
             raise SystemExit("refusing to start in production with default settings: AUDIT_DATABASE_URL")
         self.prefetch = int(self.container.config.get("AUDIT_PREFETCH") or 500)
+        self.batch_wait = float(self.container.config.get("AUDIT_BATCH_WAIT") or 0.1)
         self.running = False
         self.stored = 0
 
@@ -84,10 +87,17 @@ class RecordQueue(DependencyProvider):
                     except TimeoutError:
                         conn.heartbeat_check()
                         continue
-                    # Whatever else is already here joins the same transaction.
+                    # What arrives in the next BATCH_WAIT seconds joins the same
+                    # transaction: a transaction costs ~3 ms of CPU, a record
+                    # in it ~0.1 ms (storing is off the requests' path: their
+                    # records are on the broker's disk already).
+                    until = time.monotonic() + self.batch_wait
                     while len(arrived) < self.prefetch:
+                        left = until - time.monotonic()
+                        if left <= 0:
+                            break
                         try:
-                            conn.drain_events(timeout=0.005)
+                            conn.drain_events(timeout=left)
                         except TimeoutError:
                             break
                     self._store(arrived)
