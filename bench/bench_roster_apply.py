@@ -326,9 +326,17 @@ def child(args):
             kwargs["pause"] = lambda: eventlet.sleep(0)
         wal_before = wal_position(engine)
         cpu_before, server_before = process_cpu(), server_cpu(engine)
+        profile = os.environ.get("BENCH_PROFILE")  # a file for cProfile's stats of the apply
+        if profile:
+            import cProfile
+            profiler = cProfile.Profile()
+            profiler.enable()
         started = time.perf_counter()
         applied = feed.catch_up(store, fetch, datetime.now(timezone.utc), **kwargs)
         elapsed = time.perf_counter() - started
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
         cpu = process_cpu() - cpu_before
         server = server_cpu(engine) - server_before if server_before is not None else None
         wal_bytes = wal_position(engine) - wal_before if wal_before is not None else None
