@@ -45,6 +45,8 @@ export const OUTCOMES = {
   locked: "已锁定", rate_limited: "过于频繁", error: "系统错误", withheld: "未放行（审计不可用）",
 };
 
+const ROLES = { unit: "单位", downstream: "下游系统", admin: "系统管理员", secadmin: "安全管理员", auditor: "审计管理员" };
+
 function objectText(obj) {
   if (obj == null) return "";
   if (typeof obj !== "object") return String(obj);
@@ -54,7 +56,7 @@ function objectText(obj) {
 const COLUMNS = [
   { title: "时间", render: (r) => fmtDateTime(r.at) },
   { title: "账号", key: "account" },
-  { title: "角色", key: "role" },
+  { title: "角色", render: (r) => ROLES[r.role] || r.role },
   { title: "单位ID", key: "unit_id" },
   { title: "客户端地址", key: "address", class: "mono" },
   { title: "操作", render: (r) => ACTIONS[r.action] || r.action },
