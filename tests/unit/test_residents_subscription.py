@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import eventlet
 
+from common.log_identity import Identity
+from common.metrics import CONSUMER_DROPPED
 from services.residents import subscription
 
 
@@ -18,19 +20,57 @@ def consumer_with(serial, acked, spawned, monkeypatch):
     return consumer
 
 
+LOG = {"log_id": "log-a", "log_epoch": 3}
+
+
 def test_a_message_already_applied_is_acknowledged_without_a_worker(monkeypatch):
     serial = subscription.Serial()
+    serial.intake.identity = Identity("log-a", 3)
     acked, spawned = [], []
     consumer = consumer_with(serial, acked, spawned, monkeypatch)
     serial.intake.applied = 5  # a catch-up committed up to 5
-    old = SimpleNamespace(headers={"log_head": 9})
-    new = SimpleNamespace(headers={"log_head": 9})
+    old = SimpleNamespace(headers={"log_head": 9, **LOG})
+    new = SimpleNamespace(headers={"log_head": 9, **LOG})
     consumer.handle_message({"position": 4}, old)
     consumer.handle_message({"position": 6}, new)
     consumer.handle_message({"hello": "world"}, new)  # not an event: its worker says so
     assert acked == [old]
     assert spawned == [6, None]
     assert set(serial.intake.pending) == {6} and serial.intake.head == 9
+
+
+def dropped(reason):
+    return CONSUMER_DROPPED.labels("residents", reason)._value.get()
+
+
+def test_messages_of_another_log_or_epoch_are_dropped_counted_and_never_applied(monkeypatch):
+    serial = subscription.Serial()
+    serial.intake.identity = Identity("log-a", 3)
+    acked, spawned = [], []
+    consumer = consumer_with(serial, acked, spawned, monkeypatch)
+    before = {r: dropped(r) for r in ("other_log", "old_epoch", "new_epoch", "unmarked")}
+    messages = {
+        "other_log": SimpleNamespace(headers={"log_head": 900, "log_id": "log-b", "log_epoch": 3}),
+        "old_epoch": SimpleNamespace(headers={"log_head": 900, "log_id": "log-a", "log_epoch": 2}),
+        "new_epoch": SimpleNamespace(headers={"log_head": 900, "log_id": "log-a", "log_epoch": 4}),
+        "unmarked": SimpleNamespace(headers={"log_head": 900}),
+    }
+    for message in messages.values():
+        consumer.handle_message({"position": 1}, message)
+    assert acked == list(messages.values()) and spawned == []
+    assert serial.intake.pending == {} and serial.intake.head == 0  # their log heads were not believed
+    assert {r: dropped(r) - before[r] for r in before} == dict.fromkeys(before, 1)
+
+
+def test_before_it_knows_its_log_residents_asks_its_database_once(monkeypatch):
+    serial = subscription.Serial()
+    acked, spawned = [], []
+    consumer = consumer_with(serial, acked, spawned, monkeypatch)
+    asked = []
+    monkeypatch.setattr(subscription.RosterConsumer, "_followed", lambda self: asked.append(1) or ("log-a", 3))
+    consumer.handle_message({"position": 1}, SimpleNamespace(headers={"log_head": 1, **LOG}))
+    consumer.handle_message({"position": 2}, SimpleNamespace(headers={"log_head": 2, **LOG}))
+    assert spawned == [1, 2] and asked == [1] and serial.intake.identity == Identity("log-a", 3)
 
 
 def test_a_pause_lets_the_waiting_appliers_through_and_returns_with_the_lock():
