@@ -7,7 +7,7 @@ import uuid
 import pyotp
 from playwright.sync_api import expect
 
-from tests.browser.conftest import field, login, shot
+from tests.browser.conftest import axe_violations, field, login, shot
 from tests.suite import SECADMIN_PASSWORD
 
 
@@ -56,8 +56,8 @@ def test_a_new_administrator_enrols_the_second_factor_then_changes_the_password(
     field(page, "新密码").fill("Chosen#2026ui")
     field(page, "确认新密码").fill("Chosen#2026ui")
     page.get_by_role("button", name="确认修改").click()
-    page.wait_for_url(re.compile(r"#/admin/units$"))
-    expect(page.locator("#screen-title")).to_have_text("单位管理")
+    page.wait_for_url(re.compile(r"#/admin/dashboard$"))
+    expect(page.locator("#screen-title")).to_have_text("参保进度")
 
 
 def test_the_seeded_administrator_signs_in_with_a_code(page, suite):
@@ -124,3 +124,30 @@ def test_the_security_administrator_manages_accounts(page, suite):
     expect(page.locator(".toast", has_text=f"已解锁账号 {locked}")).to_be_visible()
     expect(table.locator("tr", has_text=locked)).to_contain_text("正常")
     shot(page, "44-accounts-unlocked")
+
+
+def test_axe_on_the_second_step_and_the_accounts_screen(browser, suite, axe_source):
+    # bypass_csp: the portal's CSP (script-src 'self') would refuse axe's script tag
+    ctx = browser.new_context(locale="zh-CN", base_url=suite.url, viewport={"width": 1366, "height": 768},
+                              bypass_csp=True)
+    page = ctx.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        found = {}
+        account, password = new_account(suite, "auditor")
+        page.goto("/")
+        field(page, "账号").fill(account)
+        field(page, "密码").fill(password)
+        page.get_by_role("button", name=re.compile("登\\s*录")).click()
+        expect(page.get_by_role("list", name="恢复码").locator("li")).to_have_count(10)
+        found["绑定动态口令"] = axe_violations(page, axe_source)
+        page.goto("/")
+        login(page, "secadmin", suite.env["SECADMIN_PASSWORD"], landing=r"#/admin/accounts$")
+        expect(page.locator("table")).to_be_visible()
+        found["账号安全管理"] = axe_violations(page, axe_source)
+        page.get_by_role("button", name="新增账号").click()
+        expect(field(page.get_by_role("dialog", name="新增账号"), "账号")).to_be_focused()
+        found["新增账号"] = axe_violations(page, axe_source)
+        assert not any(found.values()), found
+    finally:
+        ctx.close()
