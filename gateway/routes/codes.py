@@ -2,7 +2,7 @@
 the portal's dropdowns and the validation never disagree."""
 from marshmallow import fields
 
-from common import codes
+from common import codes, divisions
 from gateway.api import Blueprint
 from gateway.schemas.base import BaseSchema
 
@@ -23,6 +23,8 @@ class CodeTablesSchema(BaseSchema):
     statuses = fields.List(fields.Nested(CodeItemSchema), required=True)
     business_types = fields.List(fields.Nested(CodeItemSchema), required=True)
     actions = fields.List(fields.Nested(CodeItemSchema), required=True)
+    divisions = fields.List(fields.Nested(CodeItemSchema), required=True, metadata={
+        "description": "Quanzhou's county-level divisions (GB/T 2260) of units; 000000 未分区 last"})
 
 
 def _items(table, only=None):
@@ -43,4 +45,5 @@ def code_tables():
         "statuses": _items(codes.STATUS),
         "business_types": _items(codes.BUSINESS_TYPES),
         "actions": _items(codes.ACTIONS),
+        "divisions": _items(divisions.ALL_DIVISIONS),
     }

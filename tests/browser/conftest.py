@@ -33,7 +33,8 @@ UNIT_SCREENS = [
     ("/declare/change", "城乡居民变更"), ("/batches", "批量提交记录"), ("/records", "城乡居民参保记录"),
     ("/password", "修改密码"),
 ]
-ADMIN_SCREENS = [("/admin/units", "单位管理"), ("/admin/notices", "通知公告管理"),
+ADMIN_SCREENS = [("/admin/dashboard", "参保进度"), ("/admin/units", "单位管理"), ("/admin/targets", "参保任务"),
+                 ("/admin/notices", "通知公告管理"),
                  ("/notices", "通知公告"), ("/password", "修改密码")]
 
 def pytest_collection_modifyitems(items):

@@ -72,7 +72,7 @@ def test_axe_on_every_unit_screen(browser, suite, unit, axe_source, size):
 def test_axe_on_every_admin_screen(browser, suite, axe_source, size):
     ctx, page = new_page(browser, suite, size, large=False)
     try:
-        login(page, "admin", suite.admin_password, landing=r"#/admin/units$")
+        login(page, "admin", suite.admin_password, landing=r"#/admin/dashboard$")
         found = audit(page, axe_source, ADMIN_SCREENS, size)
         # a form dialog of the admin's
         go(page, "/admin/units", "单位管理")

@@ -12,11 +12,12 @@ PAYLOAD = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
 def admin_login(page, suite):
-    login(page, "admin", suite.admin_password, landing=r"#/admin/units$")
+    login(page, "admin", suite.admin_password, landing=r"#/admin/dashboard$")
 
 
 def test_admin_registers_a_unit_with_the_credit_code_checked_as_typed(page, suite):
     admin_login(page, suite)
+    page.locator("nav.sidebar").get_by_role("link", name="单位管理").click()
     expect(page.locator("#screen-title")).to_have_text("单位管理")
     expect(page.locator("table tbody tr").first).to_be_visible()
     page.get_by_role("button", name="新增单位").click()
@@ -35,6 +36,8 @@ def test_admin_registers_a_unit_with_the_credit_code_checked_as_typed(page, suit
     credit.fill(code.lower())
     expect(credit).to_have_value(code)
     expect(dialog).to_contain_text("统一社会信用代码校验通过")
+    field(dialog, "所属区县").select_option("350502")
+    field(dialog, "乡镇/街道").fill("海滨街道")
     field(dialog, "初始密码").fill("Newunit#2026")
     shot(page, "10-admin-new-unit")
     dialog.get_by_role("button", name="保存").click()

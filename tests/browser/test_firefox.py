@@ -287,7 +287,7 @@ def test_firefox_batch_enrolment_upload_and_failures(ff, unit, tmp_path):
 
 UNIT_SCREENS = ["人员列表", "城乡居民参保", "批量城乡居民参保", "城乡居民暂停参保", "批量城乡居民暂停参保",
                 "城乡居民变更", "批量提交记录", "城乡居民参保记录", "修改密码", "首页"]
-ADMIN_SCREENS = ["单位管理", "通知公告管理", "通知公告", "修改密码"]
+ADMIN_SCREENS = ["参保进度", "单位管理", "参保任务", "通知公告管理", "通知公告", "修改密码"]
 
 
 def tour(ff, screens, prefix):
@@ -317,7 +317,7 @@ def test_firefox_every_unit_screen_opens(ff, suite, unit):
 
 
 def test_firefox_every_admin_screen_opens(ff, suite):
-    login(ff, "admin", suite.admin_password, landing="/admin/units", title="单位管理")
+    login(ff, "admin", suite.admin_password, landing="/admin/dashboard", title="参保进度")
     tour(ff, ADMIN_SCREENS, "admin")
 
 
@@ -356,7 +356,8 @@ def test_firefox_log_in_and_enrol_with_the_keyboard_only(ff, unit):
 
 
 def test_firefox_dialogs_trap_the_focus_close_on_escape_and_give_it_back(ff, suite):
-    login(ff, "admin", suite.admin_password, landing="/admin/units", title="单位管理")
+    login(ff, "admin", suite.admin_password, landing="/admin/dashboard", title="参保进度")
+    ff.open_menu("单位管理")
     opener = ff.button("新增单位")
     ff.js("arguments[0].focus()", opener)
     ff.press(Keys.ENTER)

@@ -19,7 +19,7 @@ from tests.factories import enrolment, id_number
 PHONE = (390, 844)
 UNIT_SCREENS = ["人员列表", "城乡居民参保", "批量城乡居民参保", "城乡居民暂停参保", "批量城乡居民暂停参保",
                 "城乡居民变更", "批量提交记录", "城乡居民参保记录", "修改密码", "首页"]
-ADMIN_SCREENS = ["单位管理", "通知公告管理", "通知公告", "修改密码"]
+ADMIN_SCREENS = ["参保进度", "单位管理", "参保任务", "通知公告管理", "通知公告", "修改密码"]
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_firefox_phone_every_screen_with_large_text(ffp, suite, unit):
     ff = ffp
     for account, password, landing, title, screens in (
             (unit["account"], unit["password"], "/home", "首页", UNIT_SCREENS),
-            ("admin", suite.admin_password, "/admin/units", "单位管理", ADMIN_SCREENS)):
+            ("admin", suite.admin_password, "/admin/dashboard", "参保进度", ADMIN_SCREENS)):
         login(ff, account, password, landing=landing, title=title)
         for large in (False, True):
             if large:

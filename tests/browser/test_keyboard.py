@@ -44,7 +44,8 @@ def test_log_in_and_enrol_with_the_keyboard_only(page, unit):
 
 
 def test_dialogs_trap_the_focus_close_on_escape_and_give_it_back(page, suite):
-    login(page, "admin", suite.admin_password, landing=r"#/admin/units$")
+    login(page, "admin", suite.admin_password, landing=r"#/admin/dashboard$")
+    page.locator("nav.sidebar").get_by_role("link", name="单位管理").click()
     opener = page.get_by_role("button", name="新增单位")
     opener.focus()
     page.keyboard.press("Enter")

@@ -230,7 +230,7 @@ def test_every_unit_screen_fits_360_px(phone, unit):
 
 def test_every_admin_screen_fits_360_px(phone, suite):
     phone.set_viewport_size({"width": 360, "height": 740})
-    page = sign_in(phone, "admin", suite.admin_password, landing=r"#/admin/units$")
+    page = sign_in(phone, "admin", suite.admin_password, landing=r"#/admin/dashboard$")
     tour(page, ADMIN_SCREENS, "phone360-admin")
 
 

@@ -26,7 +26,9 @@ const ROUTES = [
   { path: "/batches", screen: "batches", roles: UNIT, title: "批量提交记录" },
   { path: "/records", screen: "records", roles: UNIT, title: "城乡居民参保记录" },
   { path: "/password", screen: "password", roles: ANYONE, title: "修改密码" },
+  { path: "/admin/dashboard", screen: "admin-dashboard", roles: ADMIN, title: "参保进度" },
   { path: "/admin/units", screen: "admin-units", roles: ADMIN, title: "单位管理" },
+  { path: "/admin/targets", screen: "admin-targets", roles: ADMIN, title: "参保任务" },
   { path: "/admin/notices", screen: "admin-notices", roles: ADMIN, title: "通知公告管理" },
   { path: "/audit", screen: "audit", roles: AUDITOR, title: "审计日志" },
   { path: "/admin/accounts", screen: "accounts", roles: SECADMIN, title: "账号安全管理" },
@@ -57,7 +59,9 @@ const UNIT_MENU = [
 const ADMIN_MENU = [
   {
     text: "管理端", icon: "⚙", items: [
+      { href: "/admin/dashboard", text: "参保进度" },
       { href: "/admin/units", text: "单位管理" },
+      { href: "/admin/targets", text: "参保任务" },
       { href: "/admin/notices", text: "通知公告管理" },
     ],
   },
@@ -92,7 +96,7 @@ export function navigate(path) {
 export function homePath(role) {
   if (role === "auditor") return "/audit";
   if (role === "secadmin") return "/admin/accounts";
-  return role === "admin" ? "/admin/units" : role === "unit" ? "/home" : "/password";
+  return role === "admin" ? "/admin/dashboard" : role === "unit" ? "/home" : "/password";
 }
 
 function parseHash() {

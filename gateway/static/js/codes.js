@@ -17,6 +17,8 @@ export const BUSINESS_TYPES = [];
 export const BATCH_TYPES = [];
 // action code -> label, e.g. new_enrolment -> its label.
 export const ACTIONS = {};
+// Quanzhou's county-level divisions of units ([code, name]; 000000 未分区 last).
+export const DIVISIONS = [];
 
 const BATCHABLE = ["enrolment", "suspension"];
 
@@ -29,6 +31,7 @@ const TABLES = {
   suspension_reasons: SUSPEND_REASONS,
   statuses: STATUSES,
   business_types: BUSINESS_TYPES,
+  divisions: DIVISIONS,
 };
 
 // The label of `code` in `table` ([code, label] pairs), or the code itself.
