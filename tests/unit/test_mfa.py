@@ -1,6 +1,7 @@
 """The second factor (services/auth/accounts.py): enrolment with recovery
 codes, sign-in with a TOTP code or a recovery code, each code accepted
-once, wrong codes counted towards the lockout, resets by an operator."""
+once, wrong codes counted towards the lockout, resets by an operator;
+on SQLite and PostgreSQL."""
 from datetime import timedelta
 
 import pyotp
@@ -19,8 +20,9 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 @pytest.fixture
-def store(sqlite_url):
-    engine = make_engine(sqlite_url)
+def store(db_url):
+    """On both engines: the second step locks the account row on PostgreSQL."""
+    engine = make_engine(db_url)
     Base.metadata.create_all(engine)
     with Session(engine) as session:
         s = AuthStore(session)
