@@ -3,6 +3,7 @@ GET /api/admin/dashboard (and its daily chart and export) beside the same
 gateway's /healthz measured in the same run.
 
     python -m bench.bench_dashboard [--persons 2000000] [--units 2500] [--requests 100] [--quick]
+                                    [--keep FILE | --database FILE]
 
 Builds the declarations database of a city before starting anything: the
 units of bench/city_data.py (sizes skewed, most 500-3,000, over the 12
@@ -25,12 +26,19 @@ client asks, one request after the other, --requests times each: /healthz,
 the city level, the largest division's streets, its largest street's units,
 every unit of the largest division (sorted by completion), the whole city's
 units (page of 50, sorted by completion), the daily chart and the city
-export. Target: p99 <= 200 ms for each dashboard level.
+export. With the log quiet, answers after the first come from the
+declarations service's facts cache (valid while nothing they were read from
+changed); then the dashboard levels are asked again with one enrolment
+appended through the declaring use case before each request, so that every
+answer reads the projections again, as during the campaign. Target: p99 <=
+200 ms for each dashboard level. --keep saves the built database; --database
+starts from one (building 2,000,000 persons takes a while on a small machine).
 """
 import argparse
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,13 +52,14 @@ from sqlalchemy.orm import Session
 
 from bench.city_data import CITY, plan_units
 from common.db import make_engine
-from services.declarations import domain, rebuild
+from services.declarations import declaring, domain, rebuild
 from services.declarations.campaign import placing
 from services.declarations.domain import ENROL, SUSPEND, Command
 from services.declarations.eventlog import EVENT_COLUMNS
 from services.declarations.models import Base, Batch, Event, RelayState, UnitPlacement, UnitTarget
 from services.declarations.relay_store import RELAY
-from tests.factories import id_number
+from services.declarations.store import DeclarationsStore
+from tests.factories import enrolment, id_number
 from tests.suite import ADMIN_PASSWORD, ROOT, Suite, Vhost
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -184,10 +193,12 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def measure(session, url, token, count):
+def measure(session, url, token, count, between=None):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     times = []
     for _ in range(count):
+        if between:
+            between()
         started = time.perf_counter()
         r = session.get(url, headers=headers, timeout=60)
         times.append((time.perf_counter() - started) * 1000)
@@ -202,6 +213,8 @@ def main(argv=None):
     parser.add_argument("--units", type=int, default=2500, help="at most persons/2,000 come from city_data's sizes")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="200,000 persons, 40 requests")
+    parser.add_argument("--keep", help="save the built declarations database (SQLite) to this path")
+    parser.add_argument("--database", help="start from a database saved by --keep (same --persons/--units)")
     args = parser.parse_args(argv)
     if args.quick:
         args.persons, args.requests = 200_000, 40
@@ -216,24 +229,58 @@ def main(argv=None):
         f"{os.getloadavg()[0]:.1f}")
 
     with tempfile.TemporaryDirectory(prefix="edt-dashboard-") as workdir:
-        url = f"sqlite:///{workdir}/declarations.db"
-        engine = make_engine(url)
-        Base.metadata.create_all(engine)
-        started = time.perf_counter()
-        place(engine, units, now)
-        last = fill(engine, units, args.persons, today, rng)
-        place_moves(engine, units, moved, last // 2, now)
-        batches_and_targets(engine, units, today, rng)
-        say(f"log of {last:,} events appended in {time.perf_counter() - started:.0f} s")
-        started = time.perf_counter()
-        count = rebuild.rebuild(engine, TZ)
-        seconds = time.perf_counter() - started
-        say(f"rebuild (campaign projections included): {count:,} events in {seconds:.1f} s "
-            f"({count / seconds:,.0f} events/s)")
-        with engine.begin() as conn:
-            conn.execute(insert(RelayState.__table__).values(name=RELAY, position=last, updated_at=now))
-        engine.dispose()
+        path = os.path.join(workdir, "declarations.db")
+        url = f"sqlite:///{path}"
+        if args.database:
+            shutil.copyfile(args.database, path)
+            say(f"declarations database copied from {args.database}")
+        else:
+            build(url, units, moved, args.persons, today, now, rng)
+            if args.keep:
+                shutil.copyfile(path, args.keep)
         run(workdir, url, units, moved, args.requests, today)
+
+
+def build(url, units, moved, persons, today, now, rng):
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    started = time.perf_counter()
+    place(engine, units, now)
+    last = fill(engine, units, persons, today, rng)
+    place_moves(engine, units, moved, last // 2, now)
+    batches_and_targets(engine, units, today, rng)
+    say(f"log of {last:,} events appended in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    count = rebuild.rebuild(engine, TZ)
+    seconds = time.perf_counter() - started
+    say(f"rebuild (campaign projections included): {count:,} events in {seconds:.1f} s "
+        f"({count / seconds:,.0f} events/s)")
+    with engine.begin() as conn:
+        conn.execute(insert(RelayState.__table__).values(name=RELAY, position=last, updated_at=now))
+    engine.dispose()
+
+
+class Writer:
+    """Appends one enrolment of a new person through the declaring use case
+    (the live path: event and projections in one transaction), as a unit of
+    the city would during the campaign."""
+
+    def __init__(self, url, units):
+        self.engine = make_engine(url)
+        self.session = Session(self.engine)
+        self.store = DeclarationsStore(self.session)
+        self.units = units
+        self.next = 50_000_000
+
+    def __call__(self):
+        u = random.choice(self.units)
+        self.next += 1
+        declaring.declare(self.store, "enrol", {"id": u.id, "name": u.name, "credit_code": u.credit_code},
+                          {"account": "bench"}, enrolment(self.next), datetime.now(UTC), TZ)
+
+    def close(self):
+        self.session.close()
+        self.engine.dispose()
 
 
 def place_moves(engine, units, moved, half, now):
@@ -296,17 +343,30 @@ def run(workdir, url, units, moved, count, today):
             ]
             session = requests.Session()
             results = []
-            say(f"{count} requests each, one client; load average {os.getloadavg()[0]:.1f}")
+            say(f"{count} requests each, one client, the log quiet (answers from the facts cache after the "
+                f"first); load average {os.getloadavg()[0]:.1f}")
             for label, target, auth in cases:
                 measure(session, target, auth, 3)  # warm
                 p50, p99 = measure(session, target, auth, count)
                 results.append((label, p50, p99))
                 say(f"  {label:<60} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
+            writer = Writer(url, units)
+            busy = []
+            say(f"\nthe same, one enrolment appended (live path) before each request: every answer reads "
+                f"the projections again; load average {os.getloadavg()[0]:.1f}")
+            try:
+                for label, target, auth in cases[1:7]:
+                    p50, p99 = measure(session, target, auth, max(10, count // 2), between=writer)
+                    busy.append((label, p50, p99))
+                    say(f"  {label:<60} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
+            finally:
+                writer.close()
             base = results[0][2]
             say("\ntargets (dashboard levels p99 <= 200 ms):")
-            for label, _, p99 in results[1:7]:
-                verdict = "PASS" if p99 <= TARGET_MS else "FAIL"
-                say(f"  {verdict} {label}: p99 {p99:.0f} ms ({p99 / base:.0f}x /healthz's {base:.1f} ms)")
+            for (label, _, p99), (_, _, busy99) in zip(results[1:7], busy, strict=True):
+                verdict = "PASS" if max(p99, busy99) <= TARGET_MS else "FAIL"
+                say(f"  {verdict} {label}: p99 {p99:.0f} ms quiet, {busy99:.0f} ms while declaring "
+                    f"(/healthz p99 {base:.1f} ms)")
             say(f"load average at the end {os.getloadavg()[0]:.1f}")
         finally:
             suite.stop()

@@ -4,6 +4,7 @@
 both taken by the gateway from the caller's token, never from the request."""
 import base64
 import logging
+import time
 from zoneinfo import ZoneInfo
 
 import eventlet
@@ -25,8 +26,12 @@ from services.declarations.store import DeclarationsStore
 
 log = logging.getLogger(__name__)
 # Seconds a dashboard waits for auth's unit feed before answering with the
-# units it knows (docs/workbench.md).
+# units it knows (docs/workbench.md), and how long after a reading of the feed
+# a dashboard does not read it again (auth's unit_changed event and the
+# gateway's sync_units after each change read it at once anyway).
 UNIT_FEED_TIMEOUT = 3
+UNIT_FEED_FRESH = 2.0
+_unit_feed_read = [0.0]
 
 
 class DeclarationsService(PlatformService):
@@ -112,9 +117,12 @@ class DeclarationsService(PlatformService):
         return batches.template_workbook(business_type, batches.limits_of(self.config))
 
     # the operator's campaign figures (services/declarations/campaign, docs/workbench.md)
-    def _sync_units(self):
+    def _sync_units(self, unless_fresh=False):
         """Copy auth's unit changes not seen yet; never fails the caller
         (the figures then place units as last known)."""
+        if unless_fresh and time.monotonic() - _unit_feed_read[0] < UNIT_FEED_FRESH:
+            return 0
+        _unit_feed_read[0] = time.monotonic()
         try:
             with eventlet.Timeout(UNIT_FEED_TIMEOUT):
                 return workbench.sync_units(self.store, self.auth.unit_changes_after, utcnow())
@@ -136,7 +144,7 @@ class DeclarationsService(PlatformService):
 
     @rpc(expected_exceptions=EXPECTED)
     def campaign_dashboard(self, params=None):
-        self._sync_units()
+        self._sync_units(unless_fresh=True)
         return workbench.dashboard(self.store, self.tz, params or {}, utcnow())
 
     @rpc(expected_exceptions=EXPECTED)

@@ -238,3 +238,23 @@ def test_finished_batches_count_with_their_failure_reasons(store, engine, city):
     rebuild.rebuild(engine, TZ)
     assert by_code(board(store, at(3, 18)))["350582"]["batches"] == 2
     verified(engine)
+
+
+def test_the_facts_cache_answers_as_a_fresh_read_and_follows_every_change(store, city):
+    from services.declarations.campaign.dashboard import FactsCache
+
+    cache = FactsCache()
+
+    def cached(**params):
+        return workbench.dashboard(store, TZ, {"year": 2026, **params}, at(3, 18), cache)
+
+    assert cached() == board(store, at(3, 18))
+    assert cached() == board(store, at(3, 18))  # from the cache
+    enrol(store, U2, 8, at(3, 17))
+    assert by_code(cached())["350582"]["insured"] == 4  # an append changes the version
+    workbench.set_target(store, 2026, 2, 8, "op", at(3))
+    assert by_code(cached())["350582"]["target"] == 8
+    city.change(U2, "350583", "溪美街道")
+    workbench.sync_units(store, city.fetch, at(3, 17))
+    assert by_code(cached())["350583"]["insured"] == 3
+    assert cached() == board(store, at(3, 18))

@@ -38,7 +38,7 @@ from services.declarations.campaign.tables import (
     UnitRef,
     UnitTarget,
 )
-from services.declarations.models import UnitCount, UnitSeen
+from services.declarations.models import Event, UnitCount, UnitPlacement, UnitSeen
 
 LEVELS = ("city", "division", "street", "unit")
 FIELDS = ("insured", "target", "completion", "month_increase", "month_decrease", "year_new",
@@ -142,9 +142,46 @@ def _units(session):
         select(UnitRef.unit_id, UnitRef.name, UnitRef.disabled, UnitRef.division, UnitRef.street))}
 
 
-def dashboard(session, tz, params, today):
+class FactsCache:
+    """The per-unit facts of the last few (year, as_of) asked, each kept
+    with the version of everything it was read from (`version`): an answer
+    from the cache equals one read afresh. Any append, placement, target or
+    batch projected changes the version; the next request reads again."""
+
+    def __init__(self, size=8):
+        self.size = size
+        self.entries = {}
+
+    def get(self, key, version, read):
+        entry = self.entries.get(key)
+        if entry is not None and entry[0] == version:
+            return entry[1]
+        facts = read()
+        if len(self.entries) >= self.size and key not in self.entries:
+            self.entries.pop(next(iter(self.entries)))
+        self.entries[key] = (version, facts)
+        return facts
+
+
+def version(session):
+    """What the facts depend on, in a few index lookups: the log's last
+    position, the last unit change applied, the targets, the batches projected."""
+    return (
+        session.scalar(select(func.max(Event.position))),
+        session.scalar(select(func.max(UnitRef.seq))),
+        session.scalar(select(func.max(UnitPlacement.id))),
+        tuple(session.execute(select(func.count(), func.max(UnitTarget.set_at), func.sum(UnitTarget.target))).one()),
+        session.scalar(select(func.count()).select_from(CampaignBatch)),
+    )
+
+
+def dashboard(session, tz, params, today, cache=None):
     p = _params(params, today)
-    facts = _facts(session, tz, p, today)
+    if cache is None:
+        facts = _facts(session, tz, p, today)
+    else:
+        key = (str(session.get_bind().url), p["year"], p["as_of"], today)
+        facts = cache.get(key, version(session), lambda: _facts(session, tz, p, today))
     idle = _idle(facts, p)
     items, totals = _roll_up(facts, p)
     key = p["sort"].lstrip("-")

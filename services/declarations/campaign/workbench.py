@@ -37,10 +37,15 @@ def catch_up_batches(store, tz):
     return added
 
 
-def dashboard(store, tz, params, now):
+# This process's facts of the last dashboards asked (dashboard.FactsCache:
+# reused only while nothing they were read from changed).
+FACTS = board.FactsCache()
+
+
+def dashboard(store, tz, params, now, cache=FACTS):
     catch_up_batches(store, tz)
     with store.reading():
-        return board.dashboard(store.session, tz, params or {}, now.astimezone(tz).date())
+        return board.dashboard(store.session, tz, params or {}, now.astimezone(tz).date(), cache)
 
 
 def daily(store, tz, year, division, now):
