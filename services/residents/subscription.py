@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 ROSTER_QUEUE = platform_queue("residents")
 CONSUMER = "residents"
 READINESS_KEY = "roster"
+# Set by the consumer on a message it could not judge: (log_id, epoch, log_head).
+UNVERIFIED_KEY = "_unverified_log"
 
 
 class LogUnavailable(Exception):
@@ -93,11 +95,34 @@ class MeteredIntake(Intake):
         self.identity = None  # the Identity followed, once known
         self.rebuilding = False  # emptied for a new log or epoch, not caught up yet
 
+    def offer(self, event):
+        if UNVERIFIED_KEY not in event:  # offered once its log is known (apply)
+            super().offer(event)
+
     def apply(self, store, event, fetch, now, observe=None):
         try:
+            marked = event.pop(UNVERIFIED_KEY, None)
+            if marked is not None:
+                # Its consumer could not tell its log: learn the log's
+                # identity now (this worker can ask it), then judge it.
+                if self.identity is None:
+                    self.learn(store, fetch, now)
+                reason = log_identity.judge(self.identity, *marked)
+                if reason is not None:
+                    CONSUMER_DROPPED.labels(CONSUMER, reason).inc()
+                    return 0
+                self.heard(marked[2])
+                super().offer(event)
             return super().apply(store, event, self.checked(fetch), now, observe)
         finally:
             self.report()
+
+    def learn(self, store, fetch, now):
+        """With the apply lock held: adopt the log's identity from the log."""
+        try:
+            self.checked(fetch)(store.checkpoint(), 1)
+        except LogChanged as change:
+            self.adopt(store, change.args[1], now)
 
     def catch_up(self, store, fetch, now, observe=None):
         try:
@@ -224,8 +249,15 @@ class RosterConsumer(Consumer):
         intake = self._serial().intake
         headers = message.headers or {}
         reason = self.judge(intake, headers)
+        if reason == log_identity.UNVERIFIED and isinstance(body, dict):
+            # Which log this roster follows is not known yet (a fresh
+            # roster): its worker learns it from the log, then judges.
+            body[UNVERIFIED_KEY] = (headers.get(LOG_ID_HEADER), headers.get(LOG_EPOCH_HEADER),
+                                    headers.get(LOG_HEAD_HEADER))
+            Consumer.handle_message(self, body, message)
+            return
         if reason is not None:
-            # Not this log, or not its current epoch: the log has what
+            # Not this log, or not its current epoch (or not to be judged): the log has what
             # the roster needs, and the next catch-up takes it from there.
             CONSUMER_DROPPED.labels(CONSUMER, reason).inc()
             self.queue_consumer.ack_message(message)

@@ -12,7 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from common.db import make_engine
+from common.queues import LOG_EPOCH_HEADER, LOG_ID_HEADER
 from services.declarations import declaring
+from services.declarations.eventlog import identity as log_identity
 from services.declarations.models import Base as DeclarationsBase
 from services.declarations.relay_store import RelayStore
 from services.declarations.service import DeclarationsService
@@ -90,7 +92,15 @@ def residents(configs, container_factory):
 
 
 def publish(configs, event):
-    event_dispatcher(configs["residents"])("declarations", event["type"], event)
+    """As the relay publishes it: with the log's identity in the headers."""
+    engine = make_engine(configs["declarations"]["DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            identity = log_identity.current(conn)
+    finally:
+        engine.dispose()
+    headers = {LOG_ID_HEADER: identity.log_id, LOG_EPOCH_HEADER: identity.epoch}
+    event_dispatcher(configs["residents"], headers=headers)("declarations", event["type"], event)
 
 
 def sentinel(configs, log, residents, person):

@@ -73,6 +73,19 @@ def test_before_it_knows_its_log_residents_asks_its_database_once(monkeypatch):
     assert spawned == [1, 2] and asked == [1] and serial.intake.identity == Identity("log-a", 3)
 
 
+def test_a_message_it_cannot_judge_yet_goes_to_a_worker_that_learns_the_log(monkeypatch):
+    serial = subscription.Serial()
+    acked, spawned = [], []
+    consumer = consumer_with(serial, acked, spawned, monkeypatch)
+    monkeypatch.setattr(subscription.RosterConsumer, "_followed", lambda self: None)  # a fresh roster
+    body = {"position": 1}
+    consumer.handle_message(body, SimpleNamespace(headers={"log_head": 7, **LOG}))
+    assert spawned == [1] and acked == []
+    assert body[subscription.UNVERIFIED_KEY] == ("log-a", 3, 7)
+    serial.intake.offer(body)  # what the worker does first: not offered before it is judged
+    assert serial.intake.pending == {}
+
+
 def test_a_pause_lets_the_waiting_appliers_through_and_returns_with_the_lock():
     serial = subscription.Serial()
     order = []
