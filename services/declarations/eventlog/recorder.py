@@ -82,7 +82,8 @@ class Recorder:
                 # the relay's publish continues the trace from it.
                 trace = tracing.traceparent()
                 for event in events:
-                    event["metadata"] = {**event["metadata"], "trace": trace}
+                    if trace:
+                        event["metadata"] = {**event["metadata"], "trace": trace}
                 self._append(events)
                 span.set_attribute("edt.log.position.first", events[0]["position"])
                 span.set_attribute("edt.log.position.last", events[-1]["position"])
