@@ -96,6 +96,8 @@ class AuditPublisher:
         self._connected = False
         self._consumers = 0
         self._checked = 0.0  # monotonic time of the last consumer check
+        self._checks = 0  # consumer checks made since the thread started
+        self._failures = 0  # connections lost or refused since the thread started
         self._pid = None
         self._thread = None
         self._stop = threading.Event()
@@ -136,6 +138,16 @@ class AuditPublisher:
         fresh = time.monotonic() - self._checked < max(3 * self.check_interval, 3.0)
         return self._connected and self._consumers > 0 and fresh
 
+    def wait_ready(self, timeout):
+        """ready(), waiting up to `timeout` seconds while the publisher is
+        starting (a fresh process's first connection and consumer check),
+        so the first reads after a start are not refused for that alone."""
+        self._ensure_thread()
+        deadline = time.monotonic() + timeout
+        while not self.ready() and self._checks == 0 and self._failures == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.ready()
+
     def withhold(self, ticket, outcome="withheld"):
         """Change the outcome of a record that is still waiting to be sent
         (its caller refused the answer it was about)."""
@@ -165,6 +177,7 @@ class AuditPublisher:
             # first use in this process (gunicorn forks workers after the app is made)
             self._pid = pid
             self._connected = False
+            self._checks = self._failures = 0
             self._stop = threading.Event()
             self._thread = threading.Thread(target=self._run, name="audit-publisher", daemon=True)
             self._thread.start()
@@ -189,6 +202,7 @@ class AuditPublisher:
                 self._serve()
                 backoff = 0.2
             except Exception as exc:  # the broker went away, or never came
+                self._failures += 1
                 log.warning("audit publisher lost the broker (%s: %s); retrying", type(exc).__name__, exc)
             finally:
                 with self._cond:
@@ -245,3 +259,4 @@ class AuditPublisher:
         _name, _messages, consumers = channel.queue_declare(queue=AUDIT_QUEUE_NAME, passive=True)
         self._consumers = consumers
         self._checked = time.monotonic()
+        self._checks += 1

@@ -209,7 +209,7 @@ def after_request(response):
         if current_app.config["AUDIT_FAIL_OPEN"]:
             audit.submit(item)
             return response
-        if not audit.ready():
+        if not audit.wait_ready(wait):
             item["outcome"] = "withheld"
             audit.submit(item)  # sent once the broker is back: the attempt is on record
             return unavailable()

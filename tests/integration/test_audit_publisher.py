@@ -90,3 +90,25 @@ def test_a_record_submitted_while_the_broker_is_unreachable_fails_at_once_and_is
         assert [r["account"] for r in records] == ["early"]
     finally:
         publisher.stop()
+
+
+def test_a_fresh_publisher_is_waited_for_not_refused(vhost):
+    """The first read in a new gateway process finds the publisher still
+    connecting: wait_ready gives it time instead of failing closed."""
+    publisher = AuditPublisher(vhost.uri, check_interval=0.2)
+    try:
+        with Connection(vhost.uri) as conn:
+            channel = conn.channel()
+            queue = audit_queue()(channel)
+            queue.declare()
+            with Consumer(channel, [queue], callbacks=[lambda body, message: None]):
+                assert publisher.wait_ready(30)
+    finally:
+        publisher.stop()
+
+
+def test_wait_ready_does_not_wait_once_the_publisher_has_looked(publisher):
+    until(lambda: publisher._checks > 0)
+    started = time.monotonic()
+    assert not publisher.wait_ready(30)  # nobody consumes: refused at once
+    assert time.monotonic() - started < 5
