@@ -22,6 +22,22 @@ from services.declarations.eventlog import recorder
 from services.declarations.models import Batch
 
 BATCH_FIGURES = ("batches", "batch_rows", "batch_failed")
+_UPSERTS = {}
+
+
+def upsert(conn, table, rows, keys, update):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET `update(table, excluded)`,
+    built once per table and dialect (as projection_tables.upsert, which
+    imports this module)."""
+    if not rows:
+        return
+    cache_key = (conn.dialect.name, table.name)
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        stmt = recorder(conn).insert(table)
+        stmt = _UPSERTS[cache_key] = stmt.on_conflict_do_update(
+            index_elements=keys, set_=update(table, stmt.excluded))
+    conn.execute(stmt, rows)
 
 
 def _resolved(conn, days):
@@ -61,16 +77,12 @@ def _later(t, x):
 
 
 def _add_years(conn, year_rows):
-    from services.declarations.projection_tables import upsert
-
     upsert(conn, CampaignYear.__table__, year_rows, ["unit_id", "year", "division", "street"],
            lambda t, x: {**{name: t.c[name] + x[name] for name in FIGURES + BATCH_FIGURES},
                          "last_day": _later(t, x)})
 
 
 def write_live(conn, days):
-    from services.declarations.projection_tables import upsert
-
     if not days:
         return
     day_rows, month_rows, year_rows = _rows(_resolved(conn, days))
@@ -145,8 +157,6 @@ def tail_batches(conn, tz):
 
 
 def _add_batches(conn, tz, rows):
-    from services.declarations.projection_tables import upsert
-
     batches, reasons = batch_rows(conn, tz, rows)
     log = recorder(conn)
     log.bulk_insert(CampaignBatch.__table__, batches)
