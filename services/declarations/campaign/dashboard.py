@@ -17,6 +17,7 @@ Levels: `city` lists the divisions, `division` the streets of one division,
 `street` the units of one street, `unit` the units of the whole city or of
 the division/street given (for sorting all units). `totals` sums the scope.
 """
+import copy
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
@@ -144,23 +145,26 @@ def _units(session):
 
 class FactsCache:
     """The per-unit facts of the last few (year, as_of) asked, each kept
-    with the version of everything it was read from (`version`): an answer
-    from the cache equals one read afresh. Any append, placement, target or
-    batch projected changes the version; the next request reads again."""
+    with the version of everything it was read from (`version`), and the
+    answers rolled up from them: an answer from the cache equals one read
+    afresh. Any append, placement, target or batch projected changes the
+    version; the next request reads again."""
 
-    def __init__(self, size=8):
+    def __init__(self, size=8, answers=64):
         self.size = size
+        self.answers = answers
         self.entries = {}
 
     def get(self, key, version, read):
+        """(facts, {params: answer}) of `key` at `version`."""
         entry = self.entries.get(key)
         if entry is not None and entry[0] == version:
-            return entry[1]
+            return entry[1], entry[2]
         facts = read()
         if len(self.entries) >= self.size and key not in self.entries:
             self.entries.pop(next(iter(self.entries)))
-        self.entries[key] = (version, facts)
-        return facts
+        self.entries[key] = (version, facts, {})
+        return facts, self.entries[key][2]
 
 
 def version(session):
@@ -178,10 +182,19 @@ def version(session):
 def dashboard(session, tz, params, today, cache=None):
     p = _params(params, today)
     if cache is None:
-        facts = _facts(session, tz, p, today)
-    else:
-        key = (str(session.get_bind().url), p["year"], p["as_of"], today)
-        facts = cache.get(key, version(session), lambda: _facts(session, tz, p, today))
+        return _answer(_facts(session, tz, p, today), p)
+    key = (str(session.get_bind().url), p["year"], p["as_of"], today)
+    facts, answers = cache.get(key, version(session), lambda: _facts(session, tz, p, today))
+    asked = tuple(sorted((k, str(v)) for k, v in p.items()))
+    answer = answers.get(asked)
+    if answer is None:
+        answer = _answer(facts, p)
+        if len(answers) < cache.answers:
+            answers[asked] = answer
+    return copy.deepcopy(answer)
+
+
+def _answer(facts, p):
     idle = _idle(facts, p)
     items, totals = _roll_up(facts, p)
     key = p["sort"].lstrip("-")

@@ -22,7 +22,7 @@ from services.declarations.eventlog import recorder
 from services.declarations.models import Batch
 
 BATCH_FIGURES = ("batches", "batch_rows", "batch_failed")
-_UPSERTS = {}
+_UPSERTS: dict = {}
 
 
 def upsert(conn, table, rows, keys, update):
