@@ -173,6 +173,7 @@ class BatchPublisher:
         self.window = window
         self.confirm_timeout = confirm_timeout
         self.connection = self.channel = self.producer = None
+        self.unsettled = set()  # delivery tags published, neither acked nor nacked yet
         self.acked = set()  # delivery tags confirmed
         self.nacked = set()
         self.returned = set()  # message ids that came back unroutable
@@ -197,7 +198,7 @@ class BatchPublisher:
         self.connection, self.channel = connection, channel
         self.producer = Producer(channel, serializer="json")
         self.tag = 0
-        self.acked.clear(), self.nacked.clear(), self.returned.clear()
+        self.unsettled.clear(), self.acked.clear(), self.nacked.clear(), self.returned.clear()
 
     def close(self):
         connection, self.connection, self.channel, self.producer = self.connection, None, None, None
@@ -211,10 +212,9 @@ class BatchPublisher:
         self._settle(self.nacked, delivery_tag, multiple)
 
     def _settle(self, into, tag, multiple):
-        if multiple:
-            into.update(t for t in range(1, tag + 1) if t not in self.acked and t not in self.nacked)
-        else:
-            into.add(tag)
+        settled = [t for t in self.unsettled if t <= tag] if multiple else [tag]
+        self.unsettled.difference_update(settled)
+        into.update(settled)
 
     def _on_return(self, exc, exchange, routing_key, message):
         self.returned.add(message.properties.get("message_id"))
@@ -236,6 +236,7 @@ class BatchPublisher:
                     retry=False,
                 )
                 self.tag += 1
+                self.unsettled.add(self.tag)
                 outstanding.append((self.tag, event))
             deadline = time.monotonic() + self.confirm_timeout
             while outstanding:
