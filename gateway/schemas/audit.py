@@ -10,7 +10,7 @@ class AuditFilterArgs(BaseSchema):
     date_from = fields.Date(data_key="from", metadata={"description": "操作日期起（含），业务时区"})
     date_to = fields.Date(data_key="to", metadata={"description": "操作日期止（含），业务时区"})
     account = fields.String(validate=validate.Length(max=64), metadata={"description": "操作账号，精确匹配"})
-    unit_id = fields.Integer(validate=validate.Range(min=1), metadata={"description": "单位ID"})
+    unit_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), metadata={"description": "单位ID"})
     action = fields.String(validate=validate.Length(max=64), metadata={"description": "操作，如 roster.person"})
     cert_no = fields.String(validate=validate.Length(max=40), metadata={"description": "涉及人员的证件号码"})
     outcome = fields.String(validate=validate.OneOf(OUTCOMES))

@@ -66,7 +66,10 @@ def _filters(filters):
     filters.pop("to", None)
     if day_from and day_to and day_from > day_to:
         raise InvalidInput("开始日期不能晚于结束日期", {"from": ["开始日期不能晚于结束日期"]})
-    filters["from"], filters["to"] = day_bounds(day_from, day_to, BUSINESS_TZ)
+    try:
+        filters["from"], filters["to"] = day_bounds(day_from, day_to, BUSINESS_TZ)
+    except (OverflowError, ValueError):  # year 1 or 9999 in the business zone
+        raise InvalidInput("日期超出范围", {"from": ["日期超出范围"]}) from None
     return filters
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from common.audit import record as audit_record
+from common.errors import InvalidInput
 from deploy import migrate
 from services.audit import archive, chain, cli, trail
 from services.audit.store import AuditStore
@@ -207,3 +208,9 @@ def test_odd_values_are_stored_safely_and_still_verify(store, url, tmp_path):
     [item] = trail.search(store, {}, 1, 20)["items"]
     assert item["account"] == "ab" and item["unit_id"] is None and "truncated" in item["object"]
     assert run_cli(url, tmp_path, "verify")[0] == 0
+
+
+def test_dates_at_the_ends_of_the_calendar_are_refused_not_a_crash(store):
+    for filters in ({"from": "0001-01-01"}, {"to": "9999-12-31"}, {"from": "2026-13-01"}):
+        with pytest.raises(InvalidInput):
+            trail.search(store, filters, 1, 20)
