@@ -4,6 +4,9 @@ chart and export, and targets (service.py calls these)."""
 from services.declarations.campaign import dashboard as board, placing, targets, writes
 
 PAGE = 1000
+# This process's facts of the last dashboards asked, and daily charts
+# (dashboard.FactsCache: reused only while nothing they were read from changed).
+FACTS = board.FactsCache(size=16)
 
 
 def sync_units(store, fetch, now):
@@ -37,20 +40,21 @@ def catch_up_batches(store, tz):
     return added
 
 
-# This process's facts of the last dashboards asked (dashboard.FactsCache:
-# reused only while nothing they were read from changed).
-FACTS = board.FactsCache()
-
-
 def dashboard(store, tz, params, now, cache=FACTS):
     catch_up_batches(store, tz)
     with store.reading():
         return board.dashboard(store.session, tz, params or {}, now.astimezone(tz).date(), cache)
 
 
-def daily(store, tz, year, division, now):
+def daily(store, tz, year, division, now, cache=FACTS):
+    year = int(year or now.astimezone(tz).year)
     with store.reading():
-        return board.daily(store.session, int(year or now.astimezone(tz).year), division or None)
+        if cache is None:
+            return board.daily(store.session, year, division or None)
+        key = (str(store.session.get_bind().url), "daily", year, division or None)
+        answer, _ = cache.get(key, board.version(store.session),
+                              lambda: board.daily(store.session, year, division or None))
+        return answer
 
 
 def export(store, tz, params, now):
