@@ -126,13 +126,18 @@ class Timeline:
         self.places = defaultdict(list)
         query = select(UnitPlacement.unit_id, UnitPlacement.recorded_at, UnitPlacement.division,
                        UnitPlacement.street).order_by(UnitPlacement.unit_id, UnitPlacement.id)
-        for unit_id, recorded_at, division, street in conn.execute(query):
-            self.times[unit_id].append(utc(recorded_at))
+        for unit_id, recorded_at, division, street in conn.execute(query).all():
+            self.times[unit_id].append(recorded_at)  # made aware when a unit has several
             self.places[unit_id].append((division, street))
+        for unit_id, times in self.times.items():
+            if len(times) > 1:
+                self.times[unit_id] = [utc(t) for t in times]
 
     def at(self, unit_id, instant):
         times = self.times.get(unit_id)
         if not times:
             return NOWHERE
+        if len(times) == 1:  # a unit's first placement holds from the start
+            return self.places[unit_id][0]
         i = bisect.bisect_right(times, instant) - 1
         return self.places[unit_id][max(i, 0)]
