@@ -99,11 +99,16 @@ class RpcClient:
 
     # calls
     def call(self, service, method, args, kwargs):
-        with tracing.span(f"{service}.{method}", scope="common.rpc.client", kind="client",
-                          attributes={"rpc.system": "nameko", "rpc.service": service, "rpc.method": method}):
-            correlation_id = self.send(service, method, args, kwargs)
-            self._wait([correlation_id], self._deadline(self.timeout), self.timeout)
-            return self._outcome(service, correlation_id)
+        if tracing.enabled():  # a client span, whose context the request carries
+            with tracing.span(f"{service}.{method}", scope="common.rpc.client", kind="client",
+                              attributes={"rpc.system": "nameko", "rpc.service": service, "rpc.method": method}):
+                return self._call(service, method, args, kwargs)
+        return self._call(service, method, args, kwargs)
+
+    def _call(self, service, method, args, kwargs):
+        correlation_id = self.send(service, method, args, kwargs)
+        self._wait([correlation_id], self._deadline(self.timeout), self.timeout)
+        return self._outcome(service, correlation_id)
 
     def call_all(self, calls, timeout=None):
         """Send every call of `calls` ((service, method, args, kwargs) each)
