@@ -1,0 +1,60 @@
+"""Blind indexes: exact lookup of a protected value without decrypting.
+
+index = hex(HMAC-SM3(index key, "<field>\\x00<normalised value>"))[:32], 128 bits:
+the same value in the same field gives the same index under the same key, so a
+column of indexes answers `WHERE cert_no_bidx = ?` through an ordinary B-tree
+index. The field name in the message keeps a phone's index from matching a
+cert_no's. 128 bits leave collisions out of reach for a city's persons while
+keeping the column at 32 characters.
+
+The key is separate from the master keys (keys.py, EDT_PI_INDEX_KEY). It cannot
+be rotated in place: a new index key means rebuilding the indexes (the
+projections are rebuilt from the log), so stores record the `key_id` their
+indexes were built with and compare it at start-up.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from cryptography.hazmat.primitives import hashes, hmac
+
+from common.protect.keys import KeyRing
+
+INDEX_HEX_CHARS = 32  # 128 bits of the 256-bit SM3 HMAC
+_SPACES = re.compile(r"[\s\u3000\u00a0\u200b-]+")
+
+
+def normalise_cert_no(value: str) -> str:
+    """证件号码 as it is compared: full-width folded (NFKC), spaces and hyphens removed, upper case."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", value)).upper()
+
+
+def normalise_phone(value: str) -> str:
+    return _SPACES.sub("", unicodedata.normalize("NFKC", value))
+
+
+def normalise_text(value: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", value).split())
+
+
+NORMALISERS = {"cert_no": normalise_cert_no, "phone": normalise_phone}
+
+
+class BlindIndex:
+    def __init__(self, key_id: str, key: bytes):
+        self.key_id = key_id
+        self._key = key
+
+    @classmethod
+    def from_ring(cls, ring: KeyRing) -> BlindIndex:
+        return cls(ring.index_key_id, ring.index_key)
+
+    def index(self, field_name: str, value: str) -> str:
+        normalise = NORMALISERS.get(field_name, normalise_text)
+        h = hmac.HMAC(self._key, hashes.SM3())
+        h.update(field_name.encode() + b"\x00" + normalise(value).encode("utf-8"))
+        return h.finalize().hex()[:INDEX_HEX_CHARS]
+
+    def __repr__(self) -> str:
+        return f"BlindIndex(key_id={self.key_id!r})"
