@@ -19,6 +19,7 @@ import unicodedata
 
 from cryptography.hazmat.primitives import hashes, hmac
 
+from common import identity
 from common.protect.keys import KeyRing
 
 INDEX_HEX_CHARS = 32  # 128 bits of the 256-bit SM3 HMAC
@@ -26,8 +27,10 @@ _SPACES = re.compile(r"[\s\u3000\u00a0\u200b-]+")
 
 
 def normalise_cert_no(value: str) -> str:
-    """证件号码 as it is compared: full-width folded (NFKC), spaces and hyphens removed, upper case."""
-    return _SPACES.sub("", unicodedata.normalize("NFKC", value)).upper()
+    """证件号码 as the domain stores it (common.identity.normalise_cert_no without a type:
+    whitespace and invisible characters removed, full width folded, upper case). Index
+    through BlindIndex.cert_no(cert_type, raw) to get an ID card's 15-digit upgrade too."""
+    return str(identity.normalise_cert_no("99", value))
 
 
 def normalise_phone(value: str) -> str:
@@ -55,6 +58,17 @@ class BlindIndex:
         h = hmac.HMAC(self._key, hashes.SM3())
         h.update(field_name.encode() + b"\x00" + normalise(value).encode("utf-8"))
         return h.finalize().hex()[:INDEX_HEX_CHARS]
+
+    def cert_no(self, cert_type: str, raw: str) -> str:
+        """The index of a person's 证件号码, normalised as the person key is (a 15-digit ID
+        card number upgraded to 18 digits): what the stores write beside `cert_type`."""
+        return self.index("cert_no", str(identity.normalise_cert_no(cert_type, raw)))
+
+    def cert_no_search(self, raw: str) -> list[str]:
+        """Indexes to look for when the type is not given (a list filter): the plain
+        normalised number and, for 15 digits, its ID-card upgrade
+        (as services/declarations/queries._cert_no_spellings does)."""
+        return sorted({self.cert_no("99", raw), self.cert_no(identity.ID_CARD, raw)})
 
     def __repr__(self) -> str:
         return f"BlindIndex(key_id={self.key_id!r})"

@@ -8,6 +8,7 @@ import stat
 import pytest
 from sqlalchemy import MetaData, create_engine
 
+from common import identity
 from common.protect import (
     BlindIndex,
     DecryptError,
@@ -286,6 +287,17 @@ def test_blind_index_is_stable_normalised_and_key_dependent():
     assert x != BlindIndex("i2", os.urandom(32)).index("cert_no", CERT_NO)
     assert a.index("phone", PHONE) != a.index("cert_no", PHONE)  # fields are separated
     assert CERT_NO not in x and "19900101" not in x
+
+
+def test_blind_index_of_cert_no_follows_the_person_key():
+    bidx = BlindIndex("i1", os.urandom(32))
+    legacy = "350502900101123"
+    upgraded = identity.normalise_cert_no("01", legacy)
+    assert len(upgraded) == 18
+    assert bidx.cert_no("01", legacy) == bidx.cert_no("01", upgraded) == bidx.index("cert_no", upgraded)
+    assert bidx.cert_no("99", legacy) == bidx.index("cert_no", legacy) != bidx.cert_no("01", legacy)
+    assert set(bidx.cert_no_search(legacy)) == {bidx.cert_no("01", legacy), bidx.cert_no("99", legacy)}
+    assert bidx.cert_no_search(CERT_NO) == [bidx.cert_no("01", CERT_NO)]
 
 
 def test_blind_index_vector_is_hmac_sm3():
