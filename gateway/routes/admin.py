@@ -275,7 +275,7 @@ def set_target(args, year, unit_id):
 @blp.secured("admin")
 @blp.response(200, description="the targets template (.xlsx) with every unit", content_type=XLSX)
 @blp.doc(responses={"200": {"description": "the targets template", **XLSX_DOC}})
-@blp.errors(400, 401, 403)
+@blp.errors(400, 401, 403, 404)
 def targets_template(year):
     """单位名称, 统一社会信用代码, 平台账号, 参保任务数: every enabled unit, with
     the year's targets set so far."""
@@ -287,7 +287,7 @@ def targets_template(year):
 @upload_limit
 @blp.arguments(UploadSchema, location="files")
 @blp.response(200, TargetImportSchema)
-@blp.errors(400, 401, 403)
+@blp.errors(400, 401, 403, 404)
 @blp.alt_response(413, description="file larger than MAX_UPLOAD_BYTES")
 @blp.alt_response(415, description="not an .xlsx")
 def import_targets(files, year):
