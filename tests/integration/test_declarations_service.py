@@ -89,7 +89,10 @@ def test_events_after_pages_the_log_in_the_contract_shape(rpc):
     last = rpc.events_after(3, 100)["items"]
     assert last[0]["type"] == "resident_transferred" and last[0]["unit"] == V
     assert last[0]["data"]["from_unit"] == U
-    assert rpc.events_after(4, 100) == {"items": [], "next_after": 4}
+    end = rpc.events_after(4, 100)
+    assert (end["items"], end["next_after"]) == ([], 4)
+    # The page names the log it is from (docs/events.md): its id, epoch and head.
+    assert end["log"]["log_id"] and end["log"]["epoch"] >= 1 and end["log"]["head"] == 4
 
 
 def test_two_units_enrolling_one_person_at_once_over_rpc_one_wins(rpc, config):
