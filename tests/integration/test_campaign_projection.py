@@ -258,3 +258,34 @@ def test_the_facts_cache_answers_as_a_fresh_read_and_follows_every_change(store,
     workbench.sync_units(store, city.fetch, at(3, 17))
     assert by_code(cached())["350583"]["insured"] == 3
     assert cached() == board(store, at(3, 18))
+
+
+def test_cached_facts_follow_appends_by_folding_them_as_a_fresh_read_would(store, city):
+    from datetime import date
+
+    from services.declarations.campaign import dashboard as dash
+    from services.declarations.campaign.dashboard import FactsCache
+
+    today = date(2026, 9, 3)
+    cache = FactsCache()
+
+    def both(**params):
+        params = {"year": 2026, **params}
+        with store.reading():
+            cached = dash.dashboard(store.session, TZ, params, today, cache)
+        with store.reading():
+            fresh = dash.dashboard(store.session, TZ, params, today)
+        assert cached == fresh
+        return cached
+
+    for level in ({}, {"level": "unit"}):
+        both(**level)
+    version_before = cache.entries[next(iter(cache.entries))][0]
+    enrol(store, U2, 5, at(3, 15))                     # a new person
+    enrol(store, U1, 3, at(3, 16))                     # a transfer from unit 2
+    suspend(store, U2, 2, at(3, 17))
+    enrol(store, U3, 6, at(3, 17))                     # a unit declarations has no placement of
+    for level in ({}, {"level": "unit"}, {"level": "division", "division": "350582"}):
+        answer = both(**level)
+    assert cache.entries[next(iter(cache.entries))][0] != version_before
+    assert (answer["totals"]["month_increase"], answer["totals"]["month_decrease"]) == (5, 4)

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from common import sheets
 from common.divisions import ALL_DIVISIONS, DIVISIONS, division_name
 from common.errors import InvalidInput
-from services.declarations.campaign.figures import WIDTH
+from services.declarations.campaign.figures import WIDTH, DayOf, fold_event
 from services.declarations.campaign.placing import NOWHERE, Timeline
 from services.declarations.campaign.tables import (
     FIGURES,
@@ -39,6 +39,7 @@ from services.declarations.campaign.tables import (
     UnitRef,
     UnitTarget,
 )
+from services.declarations.eventlog import read_events
 from services.declarations.models import Event, UnitCount, UnitPlacement, UnitSeen
 
 LEVELS = ("city", "division", "street", "unit")
@@ -48,6 +49,9 @@ FIELDS = ("insured", "target", "completion", "month_increase", "month_decrease",
 SORTABLE = FIELDS + ("code", "name")
 TOP_REASONS = 5
 IDLE_LIMIT = 200
+# At most this many events appended since cached facts are folded into them;
+# more, and the facts are read again.
+ADVANCE_LIMIT = 5000
 CAMPAIGN = ((9, 1), (12, 31))  # 集中参保期, Fujian
 
 HEADERS = {"code": "代码", "name": "名称", "division_name": "所属区县", "street": "乡镇/街道",
@@ -191,7 +195,17 @@ def dashboard(session, tz, params, today, cache=None):
     if cache is None:
         return _answer(_facts(session, tz, p, today), p)
     key = (str(session.get_bind().url), p["year"], p["as_of"], today)
-    facts, answers = cache.get(key, version(session), lambda: _facts(session, tz, p, today))
+    now_version = version(session)
+    entry = cache.entries.get(key)
+    if (entry is not None and entry[0] != now_version and entry[0][1:] == now_version[1:]
+            and p["as_of"] == today and p["year"] == today.year
+            and entry[0][0] is not None and now_version[0] is not None
+            and 0 < now_version[0] - entry[0][0] <= ADVANCE_LIMIT):
+        # only appends since: the cached facts plus the events appended
+        advanced = _advanced(session, tz, entry[1], p, entry[0][0], now_version[0])
+        if advanced is not None:
+            cache.entries[key] = (now_version, advanced, {})
+    facts, answers = cache.get(key, now_version, lambda: _facts(session, tz, p, today))
     asked = tuple(sorted((k, str(v)) for k, v in p.items()))
     answer = answers.get(asked)
     if answer is None:
@@ -199,6 +213,41 @@ def dashboard(session, tz, params, today, cache=None):
         if len(answers) < cache.answers:
             answers[asked] = answer
     return copy.deepcopy(answer)
+
+
+def _advanced(session, tz, facts, p, since, upto):
+    """`facts` read at log position `since` (as of today) brought to `upto`
+    by folding the events between, as the live path does (each under its
+    unit's current placement, unchanged since: the version says so). Equal
+    to reading them again (test_campaign_projection)."""
+    events = read_events(_core(session), since, upto - since)
+    days = {}
+    day_of = DayOf(tz)
+    names = dict(facts["names"])
+    for event in events:
+        fold_event(days, event, day_of(event["occurred_at"]))
+        seen = event["metadata"].get("unit")
+        if seen:  # units_seen takes the declaring unit's name from each event
+            names[event["unit_id"]] = seen.get("name")
+    refs, d, month = facts["refs"], p["as_of"].isoformat(), p["as_of"].isoformat()[:7]
+    year = str(p["year"])
+    out = {**facts, "names": names, "insured": dict(facts["insured"]), "year_flows": dict(facts["year_flows"]),
+           "month_flows": dict(facts["month_flows"]), "last": dict(facts["last"]), "where": dict(facts["where"])}
+    for (unit_id, day, _), figures in days.items():
+        if day > d or day[:4] != year:
+            return None  # appended after the day asked (midnight passed): read afresh
+        place = (refs[unit_id].division, refs[unit_id].street) if unit_id in refs else NOWHERE
+        key = (unit_id, *place)
+        before = out["year_flows"].get(key) or [0] * WIDTH
+        out["year_flows"][key] = [a + b for a, b in zip(before, figures, strict=True)]
+        if day[:7] == month:
+            inc, dec = out["month_flows"].get(key) or (0, 0)
+            out["month_flows"][key] = [inc + figures[0], dec + figures[1]]
+        out["insured"][unit_id] = out["insured"].get(unit_id, 0) + figures[0] - figures[1]
+        if figures[WIDTH - 1] and day > (out["last"].get(unit_id) or ""):
+            out["last"][unit_id] = day
+        out["where"].setdefault(unit_id, place)
+    return out
 
 
 def _answer(facts, p):
