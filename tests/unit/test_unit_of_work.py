@@ -94,7 +94,7 @@ def test_unknown_options_are_refused(store):
 
 def test_a_taken_credit_code_is_a_conflict_from_the_store(store, engine):
     # as when another request commits between the use case's look and its insert
-    accounts.create_unit(store, "甲社区居民委员会", "jia", CREDIT, "Jia#2026pw")
+    accounts.create_unit(store, "甲社区居民委员会", "jia", CREDIT, "Quan#2026pw")
     with pytest.raises(Conflict) as exc, store.unit_of_work():
         store.add_unit("乙社区居民委员会", CREDIT)
     assert exc.value.details == {"credit_code": ["该统一社会信用代码已登记"]}
@@ -103,7 +103,7 @@ def test_a_taken_credit_code_is_a_conflict_from_the_store(store, engine):
 
 
 def test_a_taken_account_is_a_conflict_and_the_transaction_goes_on(store, engine):
-    accounts.create_unit(store, "甲社区居民委员会", "jia", CREDIT, "Jia#2026pw")
+    accounts.create_unit(store, "甲社区居民委员会", "jia", CREDIT, "Quan#2026pw")
     with store.unit_of_work():
         with pytest.raises(Conflict) as exc:
             store.add_account("jia", "hash", "admin")
