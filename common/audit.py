@@ -62,6 +62,26 @@ def record(action, outcome="success", *, account=None, role=None, unit_id=None, 
     }
 
 
+_INT_RANGE = (-(2 ** 63), 2 ** 64)  # what orjson encodes as a number
+
+
+def encodable(value):
+    """`value` as orjson can encode it: an integer beyond 64 bits (a query
+    parameter of a hostile request, say) becomes its text, and so does a
+    dict key that is not a string. Without this one such record would be
+    refused by the encoder at every attempt and hold back every record
+    queued behind it (and with them every read of personal data)."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+        return value
+    if isinstance(value, int):
+        return value if _INT_RANGE[0] <= value < _INT_RANGE[1] else str(value)
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encodable(v) for v in value]
+    return value
+
+
 class Ticket:
     """A submitted record's fate: `wait(timeout)` is True once the broker
     confirmed its message, False when publishing failed or time ran out."""
@@ -110,7 +130,7 @@ class AuditPublisher:
         the broker is unreachable the ticket fails at once (the record
         stays queued and is sent when the broker is back)."""
         self._ensure_thread()
-        ticket = Ticket(record_)
+        ticket = Ticket(encodable(record_))
         with self._cond:
             if len(self._pending) >= self.max_pending:
                 lost = self._pending.popleft()

@@ -67,6 +67,17 @@ def test_concurrent_records_are_confirmed_and_queued_persistently(publisher, vho
     assert len(modes) <= 40 and set(modes) == {2}  # persistent; usually fewer messages than records
 
 
+def test_a_record_with_values_json_cannot_carry_is_sent_and_holds_nothing_back(publisher, vhost):
+    # A hostile request's query (page=2**70, a non-text key) must not become
+    # a record that the encoder refuses at every attempt, failing every
+    # record queued behind it closed.
+    until(lambda: publisher._connected)
+    assert publisher.publish(record("records.list", object={"page": 2 ** 70, 7: "x"}), timeout=30)
+    assert publisher.publish(record("roster.list", object={"page": 1}), timeout=30)
+    records, _ = drain(vhost.uri)
+    assert [r["object"] for r in records] == [{"page": str(2 ** 70), "7": "x"}, {"page": 1}]
+
+
 def test_ready_only_while_the_audit_queue_has_a_consumer(publisher, vhost):
     until(lambda: publisher._connected)
     time.sleep(0.5)
