@@ -131,7 +131,12 @@ def test_databases_created_anew_under_a_broker_full_of_the_old_log(suite):
     suite.stop_process("residents")
     declare(suite, old_unit, 3_200_000, 300)
     wait_until(lambda: relayed(suite) == 400, "the relay did not publish the old log")
-    assert queue_depth(suite) == 300
+    # At least 300: messages of the first 100 that residents had not taken
+    # yet (it had applied them by catching up from the log) or had not
+    # acknowledged when it stopped are still there too (309 in one CI run).
+    # Every one of them must be dropped below.
+    old_messages = queue_depth(suite)
+    assert old_messages >= 300
 
     # Every database created anew (as after dropping the PostgreSQL
     # databases); the broker and its queue stay as they are.
@@ -149,11 +154,22 @@ def test_databases_created_anew_under_a_broker_full_of_the_old_log(suite):
     declare(suite, unit, 3_300_000, 450)
 
     log = check_roster_is_the_log(suite, admin, [unit])
-    assert len(log) == 450 and queue_depth(suite) == 0
+    assert len(log) == 450
+    # The roster may have caught up from the log before the last messages
+    # were delivered: wait for the queue to drain and the drops to be counted.
+    wait_until(lambda: queue_depth(suite) == 0, lambda: f"{queue_depth(suite)} messages still queued")
+
+    def dropped():
+        values = suite.metrics("residents")
+        return {reason: metric(values, "consumer_messages_dropped_total", reason=reason)
+                for reason in ("unverified", "other_log", "old_epoch", "new_epoch", "unmarked")}
+
+    wait_until(lambda: dropped()["unverified"] + dropped()["other_log"] >= old_messages,
+               lambda: f"dropped {dropped()}")
+    counted = dropped()
+    # every old message, none of the new
+    assert counted["unverified"] + counted["other_log"] == old_messages, counted
     values = suite.metrics("residents")
-    dropped = {reason: metric(values, "consumer_messages_dropped_total", reason=reason)
-               for reason in ("unverified", "other_log", "old_epoch", "new_epoch", "unmarked")}
-    assert dropped["unverified"] + dropped["other_log"] == 300, dropped  # every old message, none of the new
     assert metric(values, "consumer_log_resets_total") == 0  # a fresh roster had nothing to empty
     assert metric(values, "consumer_following_log", consumer="residents") == 1
     assert suite.api("GET", "/readyz").status_code == 200
