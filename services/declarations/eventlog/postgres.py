@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 
 from common.clock import utc
-from services.declarations.eventlog.recorder import Recorder, to_json
+from services.declarations.eventlog.recorder import Recorder, fold_events, parsed_column, to_json
 
 # pg_advisory_xact_lock key of the append lock ("EDT1").
 APPEND_LOCK = 0x45445431
@@ -24,22 +24,6 @@ _FOLD_EVENTS = (
     "SELECT position, event_id, stream_id, stream_version, type, unit_id, occurred_at, data::text, "
     "metadata ->> 'record_id', metadata ->> 'batch_no', (metadata -> 'unit')::text "
     "FROM events WHERE position > %s ORDER BY position LIMIT %s")
-
-
-def _fold_events(rows, units, _loads=orjson.loads, _utc=utc):
-    # `units` caches the parsed unit of each distinct unit text.
-    out = []
-    for position, event_id, sid, version, type_, unit_id, occurred_at, data, record_id, batch_no, unit in rows:
-        parsed = units.get(unit)
-        if parsed is None and unit is not None:
-            parsed = units[unit] = _loads(unit)
-        out.append({
-            "position": position, "event_id": event_id, "stream_id": sid,
-            "stream_version": version, "type": type_, "unit_id": unit_id,
-            "occurred_at": _utc(occurred_at), "data": _loads(data),
-            "metadata": {"record_id": record_id, "batch_no": batch_no, "unit": parsed},
-        })
-    return out
 
 
 def _copy_value(value):
@@ -100,14 +84,11 @@ class PostgresRecorder(Recorder):
             return cursor.execute(f"SELECT {', '.join(columns)} FROM records WHERE position BETWEEN %s AND %s",
                                   (first, last)).fetchall()
 
-    def person_rows(self, columns, _loads=orjson.loads):
+    def person_rows(self, columns):
         names = ", ".join("person::text" if c == "person" else c for c in columns)
-        at = columns.index("person") if "person" in columns else None
         with self.raw.cursor() as cursor:
             rows = cursor.execute(f"SELECT {names} FROM persons").fetchall()
-        if at is None:
-            return rows
-        return [row[:at] + (_loads(row[at]),) + row[at + 1:] for row in rows]
+        return parsed_column(rows, columns, "person", orjson.loads)
 
     def iter_fold_events(self, after=0, chunk=10000):
         if not self.conn.in_transaction():
@@ -119,7 +100,7 @@ class PostgresRecorder(Recorder):
                 rows = cursor.execute(_FOLD_EVENTS, (after, chunk)).fetchall()
                 if not rows:
                     return
-                yield _fold_events(rows, units)
+                yield fold_events(rows, units, utc, orjson.loads)
                 after = rows[-1][0]
 
     def insert(self, table):

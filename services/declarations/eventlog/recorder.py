@@ -38,6 +38,36 @@ def event_from_row(row):
     }
 
 
+def fold_events(rows, units, when, loads):
+    """Events as a fold reads them (rebuild's and verify's inner loop) from
+    driver rows of position, event_id, stream_id, stream_version, type,
+    unit_id, occurred_at, data (JSON text), and of the metadata only
+    record_id, batch_no and unit (JSON text). `when` gives occurred_at as an
+    aware UTC datetime, `loads` parses JSON text; `units` caches the parsed
+    unit of each distinct unit text."""
+    out = []
+    for position, event_id, sid, version, type_, unit_id, occurred_at, data, record_id, batch_no, unit in rows:
+        parsed = units.get(unit)
+        if parsed is None and unit is not None:
+            parsed = units[unit] = loads(unit)
+        out.append({
+            "position": position, "event_id": event_id, "stream_id": sid,
+            "stream_version": version, "type": type_, "unit_id": unit_id,
+            "occurred_at": when(occurred_at), "data": loads(data),
+            "metadata": {"record_id": record_id, "batch_no": batch_no, "unit": parsed},
+        })
+    return out
+
+
+def parsed_column(rows, columns, name, loads):
+    """`rows` (tuples of `columns`) with the JSON text of column `name`
+    parsed, when it is among them."""
+    if name not in columns:
+        return rows
+    at = columns.index(name)
+    return [row[:at] + (loads(row[at]),) + row[at + 1:] for row in rows]
+
+
 def read_events(conn, after=0, limit=1000):
     """Events after `after` in position order, at most `limit`."""
     rows = conn.execute(EVENTS_AFTER, {"after": after, "limit": limit})

@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from services.declarations.eventlog.recorder import EVENTS_AFTER_QMARK, Recorder
+from services.declarations.eventlog.recorder import EVENTS_AFTER_QMARK, Recorder, fold_events, parsed_column
 
 # What a fold reads of the metadata (projection.Fold: record_id, batch_no,
 # unit), picked out by SQLite itself: parsing every event's whole metadata
@@ -52,20 +52,9 @@ def _event(row, _utc=UTC, _loads=json.loads, _parse=datetime.fromisoformat):
     }
 
 
-def _fold_events(rows, units, _utc=UTC, _loads=json.loads, _parse=datetime.fromisoformat):
-    # `units` caches the parsed unit of each distinct unit text.
-    out = []
-    for position, event_id, sid, version, type_, unit_id, occurred_at, data, record_id, batch_no, unit in rows:
-        parsed = units.get(unit)
-        if parsed is None and unit is not None:
-            parsed = units[unit] = _loads(unit)
-        out.append({
-            "position": position, "event_id": event_id, "stream_id": sid,
-            "stream_version": version, "type": type_, "unit_id": unit_id,
-            "occurred_at": _parse(occurred_at).replace(tzinfo=_utc), "data": _loads(data),
-            "metadata": {"record_id": record_id, "batch_no": batch_no, "unit": parsed},
-        })
-    return out
+def _utc_text(value, _utc=UTC, _parse=datetime.fromisoformat):
+    """A stored time (SQLAlchemy's naive UTC text) as an aware UTC datetime."""
+    return _parse(value).replace(tzinfo=_utc)
 
 
 class SqliteRecorder(Recorder):
@@ -151,19 +140,16 @@ class SqliteRecorder(Recorder):
             rows = cursor.execute(_FOLD_EVENTS, (after, chunk)).fetchall()
             if not rows:
                 return
-            yield _fold_events(rows, units)
+            yield fold_events(rows, units, _utc_text, json.loads)
             after = rows[-1][0]
 
     def records_between(self, columns, first, last):
         return self.raw.execute(f"SELECT {', '.join(columns)} FROM records WHERE position BETWEEN ? AND ?",
                                 (first, last)).fetchall()
 
-    def person_rows(self, columns, _loads=orjson.loads):
+    def person_rows(self, columns):
         rows = self.raw.execute(f"SELECT {', '.join(columns)} FROM persons").fetchall()
-        if "person" not in columns:
-            return rows
-        at = columns.index("person")
-        return [row[:at] + (_loads(row[at]),) + row[at + 1:] for row in rows]
+        return parsed_column(rows, columns, "person", orjson.loads)
 
     def prepare_rebuild(self):
         # On the driver's connection: a PRAGMA through SQLAlchemy would begin
