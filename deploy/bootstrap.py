@@ -99,11 +99,12 @@ def main():
     for account, variable, title in ADMINISTRATORS:
         label = f"{account} login:".ljust(23)
         if account not in created:
-            print(f" {label}{title}, already seeded")
+            print(f" {label}account {account} ({title}), already seeded")
         elif created[account] is None:
-            print(f" {label}{title}, password from {variable}")
+            print(f" {label}account {account} ({title}), password from {variable}")
         else:
-            print(f" {label}{title}, password {created[account]} (shown once; change it at first sign-in)")
+            print(f" {label}account {account} ({title}), password {created[account]} "
+                  "(shown once; change it at first sign-in)")
     if any(a in created for a, _, _ in ADMINISTRATORS):
         print(" second factor:         " + ("ADMIN_TOTP_SECRET (all three)" if totp_secret
                                           else "enrolled in the portal at first sign-in"))
