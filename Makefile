@@ -50,15 +50,18 @@ test: venv lint test-setup
 	$(BIN)/python -m pytest --ignore=tests/browser
 	EDT_NO_EVENTLET=1 $(BIN)/python -m pytest tests/browser
 
-# Every benchmark under bench/ against suites it starts itself, with same-run
+# Every benchmark under bench/ against suites it starts itself (private vhosts
+# through the management API, PostgreSQL where a bench compares engines), with same-run
 # baselines and a summary of the targets (~15 min; BENCH_ARGS=--quick ~6 min).
 bench: venv
-	$(BIN)/python deploy/broker.py
+	$(BIN)/python deploy/broker.py --management
+	$(BIN)/python deploy/postgres.py
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
 
 # The suite at the scale of the whole city (bench/bench_city.py).
 bench-city: venv
-	$(BIN)/python deploy/broker.py
+	$(BIN)/python deploy/broker.py --management
+	$(BIN)/python deploy/postgres.py
 	$(BIN)/python -m bench.bench_city $(BENCH_ARGS)
 
 clean:
