@@ -94,7 +94,8 @@ def street_of(unit):
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-UNIT_PASSWORD = "City@2026!"
+UNIT_PASSWORD = "City@2026!"  # set by the operator at registration
+UNIT_PASSWORD_CHANGED = "City@2026!changed"  # the unit's own, from its first sign-in
 CHECKPOINTS = (100_000, 500_000, 2_000_000)
 TRANSFER_SHARE, SUSPENSION_SHARE, CHANGE_SHARE = 0.09, 0.12, 0.002  # over three years
 PEAK_ROWS = 5000
@@ -373,6 +374,11 @@ class City:
             if r.status_code != 200:
                 raise RuntimeError(f"login {u.account}: HTTP {r.status_code} {r.text[:300]}")
             u.token = r.json()["token"]
+            # an operator-set password is an initial one: changed before anything else
+            r = self.client.call("PUT", "/api/auth/password", u.token,
+                                 json={"old_password": UNIT_PASSWORD, "new_password": UNIT_PASSWORD_CHANGED})
+            if r.status_code != 204:
+                raise RuntimeError(f"password change {u.account}: HTTP {r.status_code} {r.text[:300]}")
 
         with ThreadPoolExecutor(4) as pool:
             for f in as_completed([pool.submit(make, u) for u in todo]):

@@ -336,8 +336,17 @@ class Suite:
         }
         r = self.api("POST", "/api/admin/units", admin_token, json=body)
         assert r.status_code == 201, r.text
-        return {"account": account, "password": password, "unit": r.json(),
-                "token": self.login(account, password)}
+        unit = r.json()
+        # the operator's password is an initial one: changed at first sign-in
+        # before anything else, as a community worker would
+        first = self.login_answer(account, password)
+        assert first["must_change_password"] is True, first
+        changed = "Chg#" + uuid.uuid4().hex[:8] + "Q"
+        r = self.api("PUT", "/api/auth/password", first["token"],
+                     json={"old_password": password, "new_password": changed})
+        assert r.status_code == 204, r.text
+        return {"account": account, "password": changed, "initial_password": password, "unit": unit,
+                "token": first["token"]}
 
 
 def start_suite(extra_env=None, instances=None, database="sqlite"):

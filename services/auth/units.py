@@ -140,8 +140,9 @@ def _insert(session, clean, password_hash, actor, now, action, must_change):
 
 def create(store, values, actor, now):
     """A unit with its division and street, and its account. Without a
-    password one is generated, answered once as `temporary_password`, and
-    must be changed at first sign-in."""
+    password one is generated and answered once as `temporary_password`.
+    Either way it is an initial password, known to the operator who set it:
+    the unit must change it at first sign-in."""
     errors, clean = _new_unit_errors(values)
     if errors:
         raise InvalidInput("单位信息有误，请检查", errors)
@@ -152,7 +153,7 @@ def create(store, values, actor, now):
         taken = _taken(store.session, clean["account"], clean["credit_code"])
         if taken:
             raise Conflict(next(iter(taken.values()))[0], taken)
-        unit, account = _insert(store.session, clean, password_hash, actor, now, "created", generated)
+        unit, account = _insert(store.session, clean, password_hash, actor, now, "created", must_change=True)
         store.commit()
         out = view(unit, account, now)
     if generated:

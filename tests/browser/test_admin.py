@@ -48,9 +48,16 @@ def test_admin_registers_a_unit_with_the_credit_code_checked_as_typed(page, suit
     expect(row).to_contain_text(name)
     assert page.evaluate("window.__xss") is None
     shot(page, "10-admin-units")
-    # the unit logs in; its name is text on 首页 and in the top bar
+    # the unit logs in and must first replace the password the operator typed;
+    # its name is text on 首页 and in the top bar
     page.locator(".topbar").get_by_role("button", name="退出").click()
-    login(page, account, "Newunit#2026")
+    login(page, account, "Newunit#2026", landing=r"#/password$")
+    expect(page.locator(".screen .alert-info")).to_contain_text("请先修改密码")
+    field(page, "原密码").fill("Newunit#2026")
+    field(page, "新密码").fill("Ownunit#2026")
+    field(page, "确认新密码").fill("Ownunit#2026")
+    page.get_by_role("button", name="确认修改").click()
+    page.wait_for_url(re.compile(r"#/home$"))
     expect(page.locator(".topbar-unit")).to_have_text(name)
     expect(page.get_by_role("region", name="单位基本信息").locator("[data-key=name]")).to_have_text(name)
     assert page.evaluate("window.__xss") is None

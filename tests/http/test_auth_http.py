@@ -105,6 +105,25 @@ def test_admin_registers_a_unit_and_lists_it(suite, admin_token):
     assert code in [u["credit_code"] for u in listed["items"]]
 
 
+def test_a_password_the_operator_typed_must_be_changed_before_anything_else(suite, admin_token):
+    code = random_credit_code()
+    account, typed = "typed_" + code[-6:].lower(), "Typed#2026x"
+    r = suite.api("POST", "/api/admin/units", admin_token, json={
+        "name": "泉州市鲤城区海滨街道初始社区居民委员会", "account": account, "credit_code": code,
+        "password": typed, "division": "350502", "street": "海滨街道"})
+    assert r.status_code == 201 and "temporary_password" not in r.json()
+    first = suite.api("POST", "/api/auth/login", json={"account": account, "password": typed}).json()
+    assert first["must_change_password"] is True
+    refused = suite.api("GET", "/api/unit", first["token"])
+    assert refused.status_code == 403 and refused.json()["error"] == "password_change_required"
+    r = suite.api("PUT", "/api/auth/password", first["token"],
+                  json={"old_password": typed, "new_password": "Mine#2026yz"})
+    assert r.status_code == 204, r.text
+    assert suite.api("GET", "/api/unit", first["token"]).json()["account"] == account
+    again = suite.api("POST", "/api/auth/login", json={"account": account, "password": "Mine#2026yz"}).json()
+    assert again["must_change_password"] is False
+
+
 def test_unit_with_bad_credit_code_is_refused(suite, admin_token):
     code = random_credit_code()
     bad = code[:-1] + ("0" if code[-1] != "0" else "1")

@@ -60,9 +60,13 @@ def test_without_a_password_one_is_generated_and_must_be_changed(store):
         assert PasswordHasher().verify(row.password_hash, password)
 
 
-def test_a_chosen_password_is_not_answered(store):
+def test_a_chosen_password_is_not_answered_and_must_be_changed_too(store):
     unit = new(store, password="Chosen#2026x")
     assert "temporary_password" not in unit
+    with store.reading():
+        row = store.session.query(Account).filter_by(account="unit001").one()
+        assert PasswordHasher().verify(row.password_hash, "Chosen#2026x")
+        assert row.must_change_password is True  # the operator who typed it knows it
 
 
 def test_taken_account_or_credit_code_is_a_conflict(store):
