@@ -1,7 +1,8 @@
 """Prepare the embedded databases and seed the demo data, once.
 
 Creates every service's tables (SQLite files under var/ by default) and, if
-they do not exist yet, the demo community unit `demo` and the three
+they do not exist yet, the demo community unit `demo` (placed in 丰泽区
+东海街道, as a unit registered through the API is placed) and the three
 administrative accounts `admin`, `secadmin` and `auditor` (docs/security.md),
 plus anything each service seeds (see `SEEDERS`). Safe to run again.
 
@@ -27,6 +28,8 @@ DEMO_UNIT = "泉州市丰泽区东海街道东海社区居民委员会"
 DEMO_CREDIT_17 = "57350503MA2Y8K3Q0"
 DEMO_CREDIT = DEMO_CREDIT_17 + check_character(DEMO_CREDIT_17)
 DEFAULT_DEMO_PASSWORD = "Donghai@2026"
+# Where the demo unit is placed: its division (its credit code's region) and 乡镇/街道.
+DEMO_DIVISION, DEMO_STREET = "350503", "东海街道"
 # The administrative accounts seeded, with the variable of each one's password.
 ADMINISTRATORS = (("admin", "ADMIN_PASSWORD", "系统管理员"), ("secadmin", "SECADMIN_PASSWORD", "安全管理员"),
                   ("auditor", "AUDITOR_PASSWORD", "审计管理员"))
@@ -56,6 +59,7 @@ def seed_auth(demo_password, admin_passwords, totp_secret=None):
         if store.account("demo") is None:
             accounts.create_unit(store, DEMO_UNIT, "demo", DEMO_CREDIT, demo_password)
             created["demo"] = None
+        place_demo_unit(store)
         for account, _, _ in ADMINISTRATORS:
             if store.account(account) is None:
                 password = admin_passwords.get(account)
@@ -66,6 +70,29 @@ def seed_auth(demo_password, admin_passwords, totp_secret=None):
                     accounts.set_totp_secret(store, account, totp_secret)
     engine.dispose()
     return created
+
+
+def place_demo_unit(store):
+    """Give the demo unit its division and 乡镇/街道 where it has none, as a
+    recorded change of the unit (who: bootstrap), as a unit registered
+    through the API has them: the declarations service copies placements
+    from auth's feed of unit changes, so the dashboard shows the unit under
+    丰泽区 rather than 未分区. An operator's placement is left alone (a unit
+    the division migration placed in 丰泽区 by its credit code gets its
+    street)."""
+    from common.clock import utcnow
+    from common.divisions import UNASSIGNED
+    from services.auth import units
+    from services.auth.models import Unit
+
+    with store.reading():
+        unit_id = store.account("demo").unit_id
+        unit = store.session.get(Unit, unit_id)
+        division, street = unit.division or UNASSIGNED, unit.street or ""
+    if division == UNASSIGNED:
+        units.update_unit(store, unit_id, {"division": DEMO_DIVISION, "street": DEMO_STREET}, "bootstrap", utcnow())
+    elif division == DEMO_DIVISION and not street:
+        units.update_unit(store, unit_id, {"street": DEMO_STREET}, "bootstrap", utcnow())
 
 
 def run_seeders():

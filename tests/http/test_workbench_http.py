@@ -215,6 +215,24 @@ def test_the_dashboard_drills_down_to_the_units_of_a_street(suite, admin_token):
     assert len(daily["days"]) == 122 and {"date", "enrolments", "last_year"} <= set(daily["days"][0])
 
 
+def test_the_bootstrapped_demo_unit_is_placed_in_its_division_and_street(suite, admin_token):
+    """deploy/bootstrap.py places the demo unit as a unit registered through
+    the API is placed: listed in 丰泽区 东海街道, the change in its history,
+    and on the dashboard under that street, not 未分区."""
+    found = suite.api("GET", "/api/admin/units?q=demo", admin_token).json()["items"]
+    demo = next(u for u in found if u["account"] == "demo")
+    assert (demo["division"], demo["division_name"], demo["street"]) == ("350503", "丰泽区", "东海街道")
+    history = suite.api("GET", f"/api/admin/units/{demo['id']}/history", admin_token).json()["items"]
+    assert any(item["actor"] == "bootstrap" and {c["field"] for c in item["changes"]} >= {"division", "street"}
+               for item in history)
+    on_street = suite.api("GET", "/api/admin/dashboard?level=street&division=350503&street=东海街道&size=5000",
+                          admin_token).json()
+    placed = {i["unit_id"]: i for i in on_street["items"]}
+    assert demo["id"] in placed and placed[demo["id"]]["division"] == "350503"
+    unassigned = suite.api("GET", "/api/admin/dashboard?level=unit&division=000000&size=5000", admin_token).json()
+    assert demo["id"] not in {i["unit_id"] for i in unassigned["items"]}
+
+
 def test_a_unit_moved_to_another_division_takes_its_insured_along(suite, admin_token):
     name, other = street(), street()
     unit = suite.new_unit(admin_token, division="350525", street=name)
