@@ -260,32 +260,137 @@ def test_the_facts_cache_answers_as_a_fresh_read_and_follows_every_change(store,
     assert cached() == board(store, at(3, 18))
 
 
-def test_cached_facts_follow_appends_by_folding_them_as_a_fresh_read_would(store, city):
+# Scopes a cached answer is compared with a fresh read in: every level,
+# sorts with and without missing figures, a later page, idle units.
+SCOPES = ({}, {"level": "division", "division": "350582"},
+          {"level": "street", "division": "350582", "street": "青阳街道"}, {"level": "unit"},
+          {"level": "unit", "sort": "completion"}, {"level": "unit", "sort": "name", "size": 1, "page": 2},
+          {"level": "unit", "division": "350503", "sort": "-last_declared_at"},
+          {"level": "unit", "idle_days": 1, "sort": "-month_increase"})
+
+
+class Reads:
+    """Counts the facts read from the projections (dashboard._facts)."""
+
+    def __init__(self, monkeypatch):
+        from services.declarations.campaign import dashboard as dash
+
+        self.count = 0
+        real = dash._facts
+
+        def counted(*args):
+            self.count += 1
+            return real(*args)
+
+        monkeypatch.setattr(dash, "_facts", counted)
+
+
+def same_as_fresh(store, cache, today, scopes=SCOPES, reads=None, **extra):
+    """Each scope answered from `cache` equals a fresh read; returns the
+    cached answers and how many times the cached path read the facts."""
+    from services.declarations.campaign import dashboard as dash
+
+    answers, read = [], 0
+    for params in scopes:
+        params = {"year": 2026, **params, **extra}
+        before = reads.count if reads else 0
+        with store.reading():
+            cached = dash.dashboard(store.session, TZ, params, today, cache)
+        read += (reads.count - before) if reads else 0
+        with store.reading():
+            fresh = dash.dashboard(store.session, TZ, params, today)
+        assert cached == fresh, params
+        answers.append(cached)
+    return answers, read
+
+
+def test_cached_facts_follow_appends_by_folding_them_as_a_fresh_read_would(store, city, monkeypatch):
     from datetime import date
 
-    from services.declarations.campaign import dashboard as dash
     from services.declarations.campaign.dashboard import FactsCache
 
     today = date(2026, 9, 3)
     cache = FactsCache()
+    reads = Reads(monkeypatch)
+    assert same_as_fresh(store, cache, today, reads=reads)[1] == 1  # the facts read once for every scope
+    [entry] = cache.entries.values()
+    version_before, rollups = entry.version, dict(entry.rollups)
+    assert len(rollups) == len(SCOPES) - 2  # sort and page do not make another roll-up
+    for append in (lambda: enrol(store, U2, 5, at(3, 15)),   # a new person
+                   lambda: enrol(store, U1, 3, at(3, 16)),   # a transfer from unit 2
+                   lambda: suspend(store, U2, 2, at(3, 17)),
+                   lambda: enrol(store, U3, 6, at(3, 17))):  # a unit declarations has no placement of
+        append()
+        answers, read = same_as_fresh(store, cache, today, reads=reads)
+        assert read == 0  # folded into the cached facts and roll-ups, not read again
+    assert list(cache.entries.values()) == [entry] and entry.version != version_before
+    assert all(entry.rollups[scope] is rolled for scope, rolled in rollups.items())
+    assert (answers[1]["totals"]["month_increase"], answers[1]["totals"]["month_decrease"]) == (5, 4)
+    assert 3 in {i["unit_id"] for i in answers[3]["items"]}
 
-    def both(**params):
-        params = {"year": 2026, **params}
-        with store.reading():
-            cached = dash.dashboard(store.session, TZ, params, today, cache)
-        with store.reading():
-            fresh = dash.dashboard(store.session, TZ, params, today)
-        assert cached == fresh
-        return cached
 
-    for level in ({}, {"level": "unit"}):
-        both(**level)
-    version_before = cache.entries[next(iter(cache.entries))][0]
-    enrol(store, U2, 5, at(3, 15))                     # a new person
-    enrol(store, U1, 3, at(3, 16))                     # a transfer from unit 2
-    suspend(store, U2, 2, at(3, 17))
-    enrol(store, U3, 6, at(3, 17))                     # a unit declarations has no placement of
-    for level in ({}, {"level": "unit"}, {"level": "division", "division": "350582"}):
-        answer = both(**level)
-    assert cache.entries[next(iter(cache.entries))][0] != version_before
-    assert (answer["totals"]["month_increase"], answer["totals"]["month_decrease"]) == (5, 4)
+def test_a_past_day_stays_cached_while_units_declare(store, city, monkeypatch):
+    """Events appended today are after any past as_of: its cached facts
+    stand (a unit new to the log appears with nothing, as in a fresh read)
+    until a placement or a target changes."""
+    from datetime import date
+
+    from services.declarations.campaign.dashboard import FactsCache
+
+    today = date(2026, 9, 3)
+    cache = FactsCache()
+    reads = Reads(monkeypatch)
+    first, read = same_as_fresh(store, cache, today, reads=reads, as_of="2026-09-02")
+    assert read == 1
+    enrol(store, U2, 5, at(3, 15))
+    enrol(store, U1, 3, at(3, 16))
+    enrol(store, U3, 6, at(3, 17))
+    answers, read = same_as_fresh(store, cache, today, reads=reads, as_of="2026-09-02")
+    assert read == 0
+    assert answers[0]["totals"] == first[0]["totals"]
+    new_unit = {i["unit_id"]: i for i in answers[3]["items"]}[3]
+    assert new_unit["insured"] == 0 and new_unit["division"] == "000000"
+    workbench.set_target(store, 2026, 2, 8, "op", at(3))
+    answers, read = same_as_fresh(store, cache, today, reads=reads, as_of="2026-09-02")
+    assert read == 1 and by_code(answers[0])["350582"]["target"] == 8
+    city.change(U3, "350583", "溪美街道")
+    workbench.sync_units(store, city.fetch, at(3, 18))
+    assert same_as_fresh(store, cache, today, reads=reads, as_of="2026-09-02")[1] == 1
+
+
+def test_cached_answers_equal_fresh_reads_through_random_declarations_and_changes(store, city):
+    """Random enrolments, transfers, suspensions, targets, moves and a
+    unit's first placement, in any order: after each, every scope as of
+    today and as of a past day answers from the cache as a fresh read."""
+    import random
+    from datetime import date
+
+    from services.declarations.campaign.dashboard import FactsCache
+    from tests.factories import enrolment
+
+    rng = random.Random(15)
+    today = date(2026, 9, 4)
+    cache = FactsCache()
+    units, persons = [U1, U2, U3], {}
+    streets = [("350582", "青阳街道"), ("350503", "东海街道"), ("350583", "溪美街道"), ("350582", "梅岭街道")]
+    for step in range(14):
+        choice = rng.random()
+        minute = at(4, 8 + step // 2)
+        if choice < 0.55 or not persons:
+            n = rng.randrange(100, 140)
+            unit = rng.choice(units)  # a person new or enrolled elsewhere (a transfer)
+            declaring.declare(store, "enrol", unit, ACTOR, enrolment(n), minute, TZ)
+            persons[n] = unit
+        elif choice < 0.7:
+            n = rng.choice(sorted(persons))
+            data = enrolment(n)
+            declaring.declare(store, "suspend", persons.pop(n), ACTOR,
+                              {"cert_type": "01", "cert_no": data["cert_no"], "name": data["name"],
+                               "reason": "02"}, minute, TZ)
+        elif choice < 0.85:
+            workbench.set_target(store, 2026, rng.choice([1, 2]), rng.randrange(1, 20), "op", minute)
+        else:
+            city.change(rng.choice(units), *rng.choice(streets))
+            workbench.sync_units(store, city.fetch, minute)
+        for as_of in ("2026-09-04", "2026-09-02"):
+            same_as_fresh(store, cache, today, as_of=as_of)

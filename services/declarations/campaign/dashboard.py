@@ -16,18 +16,29 @@ As of day D (business time zone; the log up to the end of D), for year Y:
 Levels: `city` lists the divisions, `division` the streets of one division,
 `street` the units of one street, `unit` the units of the whole city or of
 the division/street given (for sorting all units). `totals` sums the scope.
+
+Here: the parameters, the per-unit facts read from the projections
+(`_facts`), the daily chart and the export; the roll-up of a scope is
+rollup.py's, the cache of facts and roll-ups facts_cache.py's.
 """
-import copy
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from common import sheets
-from common.divisions import ALL_DIVISIONS, DIVISIONS, division_name
+from common.divisions import ALL_DIVISIONS
 from common.errors import InvalidInput
-from services.declarations.campaign.figures import WIDTH, DayOf, fold_event
+from services.declarations.campaign.facts_cache import (
+    ADVANCE_LIMIT,
+    FactsCache,
+    advance,
+    appended_only,
+    version as facts_version,
+)
+from services.declarations.campaign.figures import WIDTH
 from services.declarations.campaign.placing import NOWHERE, Timeline
+from services.declarations.campaign.rollup import IDLE_LIMIT, TOP_REASONS, Rollup
 from services.declarations.campaign.tables import (
     FIGURES,
     CampaignBatch,
@@ -40,18 +51,15 @@ from services.declarations.campaign.tables import (
     UnitTarget,
 )
 from services.declarations.eventlog import read_events
-from services.declarations.models import Event, UnitCount, UnitPlacement, UnitSeen
+from services.declarations.models import UnitCount, UnitSeen
 
 LEVELS = ("city", "division", "street", "unit")
 FIELDS = ("insured", "target", "completion", "month_increase", "month_decrease", "year_new",
           "year_transfer_in", "year_transfer_out", "year_suspended", "batches", "batch_rows",
           "batch_failed_rows", "batch_failure_rate", "last_declared_at")
 SORTABLE = FIELDS + ("code", "name")
-TOP_REASONS = 5
-IDLE_LIMIT = 200
-# At most this many events appended since cached facts are folded into them;
-# more, and the facts are read again.
-ADVANCE_LIMIT = 5000
+# (re-exported: workbench.py and the tests name them here)
+__all__ = ["ADVANCE_LIMIT", "IDLE_LIMIT", "TOP_REASONS", "FactsCache", "daily", "dashboard", "export", "version"]
 CAMPAIGN = ((9, 1), (12, 31))  # 集中参保期, Fujian
 
 HEADERS = {"code": "代码", "name": "名称", "division_name": "所属区县", "street": "乡镇/街道",
@@ -111,39 +119,6 @@ def _params(params, today):
             "size": min(max(int(params.get("size") or 50), 1), 5000)}
 
 
-class _Group:
-    __slots__ = ("code", "name", "unit_id", "division", "street", "insured", "target", "flows",
-                 "month_flows", "batches", "rows", "failed", "reasons", "last")
-
-    def __init__(self, code, name, unit_id=None, division=None, street=None):
-        self.code, self.name, self.unit_id = code, name, unit_id
-        self.division, self.street = division, street
-        self.insured = self.target = self.batches = self.rows = self.failed = 0
-        self.flows = [0] * WIDTH
-        self.month_flows = [0, 0]
-        self.reasons = defaultdict(int)
-        self.last = ""
-
-    def view(self):
-        f = self.flows
-        out = {"code": self.code, "name": self.name, "insured": self.insured, "target": self.target,
-               "completion": round(self.insured / self.target, 4) if self.target else None,
-               "month_increase": self.month_flows[0], "month_decrease": self.month_flows[1],
-               "year_new": f[2], "year_transfer_in": f[3], "year_transfer_out": f[4], "year_suspended": f[5],
-               "batches": self.batches, "batch_rows": self.rows, "batch_failed_rows": self.failed,
-               "batch_failure_rate": round(self.failed / self.rows, 4) if self.rows else None,
-               "top_failure_reasons": [{"reason": r, "rows": n} for r, n in
-                                       sorted(self.reasons.items(), key=lambda x: (-x[1], x[0]))[:TOP_REASONS]],
-               "last_declared_at": self.last or None}
-        if self.unit_id is not None:
-            out["unit_id"] = self.unit_id
-        if self.division is not None:
-            out["division"], out["division_name"] = self.division, division_name(self.division)
-        if self.street is not None:
-            out["street"] = self.street
-        return out
-
-
 def _end_of(day, tz):
     return datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(days=1)
 
@@ -153,126 +128,39 @@ def _units(session):
         select(UnitRef.unit_id, UnitRef.name, UnitRef.disabled, UnitRef.division, UnitRef.street)).all()}
 
 
-class FactsCache:
-    """The per-unit facts of the last few (year, as_of) asked, each kept
-    with the version of everything it was read from (`version`), and the
-    answers rolled up from them: an answer from the cache equals one read
-    afresh. Any append, placement, target or batch projected changes the
-    version; the next request reads again."""
-
-    def __init__(self, size=8, answers=64):
-        self.size = size
-        self.answers = answers
-        self.entries = {}
-
-    def get(self, key, version, read):
-        """(facts, {params: answer}) of `key` at `version`."""
-        entry = self.entries.get(key)
-        if entry is not None and entry[0] == version:
-            return entry[1], entry[2]
-        facts = read()
-        if len(self.entries) >= self.size and key not in self.entries:
-            self.entries.pop(next(iter(self.entries)))
-        self.entries[key] = (version, facts, {})
-        return facts, self.entries[key][2]
-
-
 def version(session):
-    """What the facts depend on, in a few index lookups: the log's last
-    position, the last unit change applied, the targets, the batches projected."""
-    return (
-        _core(session).scalar(select(func.max(Event.position))),
-        _core(session).scalar(select(func.max(UnitRef.seq))),
-        _core(session).scalar(select(func.max(UnitPlacement.id))),
-        tuple(_core(session).execute(
-            select(func.count(), func.max(UnitTarget.set_at), func.sum(UnitTarget.target))).one()),
-        _core(session).scalar(select(func.count()).select_from(CampaignBatch)),
-    )
+    """What the facts depend on (facts_cache.version)."""
+    return facts_version(_core(session))
 
 
 def dashboard(session, tz, params, today, cache=None):
+    """The dashboard's answer for `params`. With `cache` (a FactsCache) the
+    facts and roll-ups of earlier answers are reused or brought forward
+    while the version says they are still those of the database (an answer
+    from the cache equals a fresh read: test_campaign_projection)."""
     p = _params(params, today)
     if cache is None:
-        return _answer(_facts(session, tz, p, today), p)
+        return Rollup(_facts(session, tz, p, today), p).answer(p)
     key = (str(session.get_bind().url), p["year"], p["as_of"], today)
     now_version = version(session)
     entry = cache.entries.get(key)
-    if (entry is not None and entry[0] != now_version and entry[0][1:] == now_version[1:]
-            and p["as_of"] == today and p["year"] == today.year
-            and entry[0][0] is not None and now_version[0] is not None
-            and 0 < now_version[0] - entry[0][0] <= ADVANCE_LIMIT):
-        # only appends since: the cached facts plus the events appended
-        advanced = _advanced(session, tz, entry[1], p, entry[0][0], now_version[0])
-        if advanced is not None:
-            cache.entries[key] = (now_version, advanced, {})
-    facts, answers = cache.get(key, now_version, lambda: _facts(session, tz, p, today))
-    asked = tuple(sorted((k, str(v)) for k, v in p.items()))
-    answer = answers.get(asked)
-    if answer is None:
-        answer = _answer(facts, p)
-        if len(answers) < cache.answers:
-            answers[asked] = answer
-    return copy.deepcopy(answer)
-
-
-def _advanced(session, tz, facts, p, since, upto):
-    """`facts` read at log position `since` (as of today) brought to `upto`
-    by folding the events between, as the live path does (each under its
-    unit's current placement, unchanged since: the version says so). Equal
-    to reading them again (test_campaign_projection)."""
-    events = read_events(_core(session), since, upto - since)
-    days = {}
-    day_of = DayOf(tz)
-    names = dict(facts["names"])
-    for event in events:
-        fold_event(days, event, day_of(event["occurred_at"]))
-        seen = event["metadata"].get("unit")
-        if seen:  # units_seen takes the declaring unit's name from each event
-            names[event["unit_id"]] = seen.get("name")
-    refs, d, month = facts["refs"], p["as_of"].isoformat(), p["as_of"].isoformat()[:7]
-    year = str(p["year"])
-    out = {**facts, "names": names, "insured": dict(facts["insured"]), "year_flows": dict(facts["year_flows"]),
-           "month_flows": dict(facts["month_flows"]), "last": dict(facts["last"]), "where": dict(facts["where"])}
-    for (unit_id, day, _), figures in days.items():
-        if day > d or day[:4] != year:
-            return None  # appended after the day asked (midnight passed): read afresh
-        place = (refs[unit_id].division, refs[unit_id].street) if unit_id in refs else NOWHERE
-        key = (unit_id, *place)
-        before = out["year_flows"].get(key) or [0] * WIDTH
-        out["year_flows"][key] = [a + b for a, b in zip(before, figures, strict=True)]
-        if day[:7] == month:
-            inc, dec = out["month_flows"].get(key) or (0, 0)
-            out["month_flows"][key] = [inc + figures[0], dec + figures[1]]
-        out["insured"][unit_id] = out["insured"].get(unit_id, 0) + figures[0] - figures[1]
-        if figures[WIDTH - 1] and day > (out["last"].get(unit_id) or ""):
-            out["last"][unit_id] = day
-        out["where"].setdefault(unit_id, place)
-    return out
-
-
-def _answer(facts, p):
-    idle = _idle(facts, p)
-    items, totals = _roll_up(facts, p)
-    key = p["sort"].lstrip("-")
-    reverse = p["sort"].startswith("-")
-    present = [i for i in items if i.get(key) is not None]
-    absent = [i for i in items if i.get(key) is None]
-    present.sort(key=lambda i: (i[key], i["code"]), reverse=reverse)
-    items = present + absent
-    start = (p["page"] - 1) * p["size"]
-    return {"as_of": p["as_of"].isoformat(), "year": p["year"], "level": p["level"],
-            "division": p["division"], "division_name": division_name(p["division"]) if p["division"] else None,
-            "street": p["street"], "sort": p["sort"], "page": p["page"], "size": p["size"],
-            "total_items": len(items), "totals": totals, "items": items[start:start + p["size"]],
-            "idle_days": p["idle_days"], "idle_units": idle[:IDLE_LIMIT], "idle_total": len(idle)}
-
-
-def _in_scope(p, division, street):
-    if p["division"] and division != p["division"]:
-        return False
-    if p["street"] is not None and p["level"] in ("street", "unit") and street != p["street"]:
-        return False
-    return True
+    if entry is not None and appended_only(entry.version, now_version):
+        since = entry.version[0]
+        events = read_events(_core(session), since, now_version[0] - since)
+        with cache.lock:
+            if entry.version[0] == since and cache.entries.get(key) is entry:
+                if not advance(entry, events, tz, now_version):
+                    cache.entries.pop(key, None)
+    with cache.lock:
+        entry = cache.entries.get(key)
+        if entry is not None and entry.version == now_version:
+            return cache.rollup(entry, p).answer(p)
+    facts = _facts(session, tz, p, today)
+    with cache.lock:
+        entry = cache.entries.get(key)
+        if entry is None or entry.version != now_version:
+            entry = cache.put(key, now_version, facts)
+        return cache.rollup(entry, p).answer(p)
 
 
 def _sums(session, table, figures, where):
@@ -379,132 +267,14 @@ def _facts(session, tz, p, today):
     else:
         last = dict(_core(session).execute(select(CampaignYear.unit_id, func.max(CampaignYear.last_day))
                                     .where(CampaignYear.year <= year).group_by(CampaignYear.unit_id)).all())
-    return {"refs": refs, "names": names, "where": where, "insured": insured, "targets": targets,
+    cells = {}
+    for table in (year_flows, month_flows, batches, reasons):
+        for triple in table:
+            cells.setdefault(triple[0], set()).add(triple)
+    return {"as_of": as_of, "year": year, "live": as_of >= today,
+            "refs": refs, "names": names, "where": where, "insured": insured, "targets": targets,
             "year_flows": year_flows, "month_flows": month_flows, "last": last, "batches": batches,
-            "reasons": reasons}
-
-
-def _idle(facts, p):
-    as_of = p["as_of"]
-    idle_before = (as_of - timedelta(days=p["idle_days"])).isoformat()
-    idle = []
-    for unit_id, ref in facts["refs"].items():
-        division, street = facts["where"][unit_id]
-        if ref.disabled or not _in_scope(p, division, street):
-            continue
-        seen = facts["last"].get(unit_id) or ""
-        if seen <= idle_before:
-            idle.append({"unit_id": unit_id, "name": ref.name, "division": division,
-                         "division_name": division_name(division), "street": street,
-                         "last_declared_at": seen or None,
-                         "idle_days": (as_of - date.fromisoformat(seen)).days if seen else None,
-                         "insured": facts["insured"].get(unit_id, 0), "target": facts["targets"].get(unit_id)})
-    idle.sort(key=lambda u: (u["last_declared_at"] or "", u["unit_id"]))
-    return idle
-
-
-def _key(p, unit_id, division, street):
-    """The item a unit's figures go to at this level, or None (out of scope)."""
-    if not _in_scope(p, division, street):
-        return None
-    level = p["level"]
-    if level == "city":
-        return division
-    if level == "division":
-        return street
-    return unit_id
-
-
-class _Keys(dict):
-    """_key of (unit_id, division, street), each worked out once."""
-
-    def __init__(self, p):
-        super().__init__()
-        self.p = p
-
-    def __missing__(self, triple):
-        key = self[triple] = _key(self.p, *triple)
-        return key
-
-
-def _roll_up(facts, p):
-    groups = {}
-    level = p["level"]
-    refs, names = facts["refs"], facts["names"]
-
-    def group(key, unit_id, division, street):
-        g = groups.get(key)
-        if g is None:
-            if level == "city":
-                g = _Group(key, division_name(key))
-            elif level == "division":
-                g = _Group(key, key or "（未填写）", division=division, street=key)
-            else:
-                name = refs[unit_id].name if unit_id in refs else names.get(unit_id) or f"单位{unit_id}"
-                placed = facts["where"].get(unit_id, (division, street))
-                g = _Group(str(unit_id), name, unit_id=unit_id, division=placed[0], street=placed[1])
-            groups[key] = g
-        return g
-
-    if level == "city":
-        for code in DIVISIONS:
-            group(code, None, code, None)
-    where = facts["where"]
-    keys = _Keys(p)
-    for unit_id, (division, street) in where.items():
-        key = keys[(unit_id, division, street)]
-        if key is None:
-            continue
-        g = group(key, unit_id, division, street)
-        g.insured += facts["insured"].get(unit_id, 0)
-        g.target += facts["targets"].get(unit_id, 0) or 0
-        seen = facts["last"].get(unit_id) or ""
-        if seen > g.last:
-            g.last = seen
-    for (unit_id, division, street), figures in facts["year_flows"].items():
-        key = keys[(unit_id, division, street)]
-        if key is None:
-            continue
-        g = group(key, unit_id, division, street)
-        for i in range(WIDTH):
-            g.flows[i] += figures[i]
-    for (unit_id, division, street), (inc, dec) in facts["month_flows"].items():
-        key = keys[(unit_id, division, street)]
-        if key is not None:
-            g = group(key, unit_id, division, street)
-            g.month_flows[0] += inc
-            g.month_flows[1] += dec
-    for (unit_id, division, street), (count, rows, failed) in facts["batches"].items():
-        key = keys[(unit_id, division, street)]
-        if key is not None and count:
-            g = group(key, unit_id, division, street)
-            g.batches += count
-            g.rows += rows
-            g.failed += failed
-    for (unit_id, division, street), counts in facts["reasons"].items():
-        key = keys[(unit_id, division, street)]
-        if key is not None:
-            reasons = group(key, unit_id, division, street).reasons
-            for reason, rows in counts.items():
-                if rows:
-                    reasons[reason] += rows
-    # (未分区 is listed at city level only when a figure put it there)
-    total = _Group("total", "合计" if level != "city" else "泉州市")
-    for g in groups.values():
-        total.insured += g.insured
-        total.target += g.target
-        total.batches += g.batches
-        total.rows += g.rows
-        total.failed += g.failed
-        for i in range(WIDTH):
-            total.flows[i] += g.flows[i]
-        total.month_flows[0] += g.month_flows[0]
-        total.month_flows[1] += g.month_flows[1]
-        for reason, rows in g.reasons.items():
-            total.reasons[reason] += rows
-        if g.last > total.last:
-            total.last = g.last
-    return [g.view() for g in groups.values()], total.view()
+            "reasons": dict(reasons), "cells": {u: sorted(t) for u, t in cells.items()}}
 
 
 def daily(session, year, division=None):
