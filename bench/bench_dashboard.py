@@ -3,7 +3,8 @@ GET /api/admin/dashboard (and its daily chart and export) beside the same
 gateway's /healthz measured in the same run.
 
     python -m bench.bench_dashboard [--persons 2000000] [--units 2500] [--requests 100] [--quick]
-                                    [--keep FILE | --database FILE]
+                                    [--database sqlite|postgresql] [--keep] [--rebuild-template]
+                                    [--drop-template] [--build-only] [--baseline DIR]
 
 Builds the declarations database of a city before starting anything: the
 units of bench/city_data.py (sizes skewed, most 500-3,000, over the 12
@@ -20,8 +21,17 @@ folding with projection.Fold as the live path does); its events/s are
 printed. The relay's checkpoint is put at the log's end (nothing to
 publish).
 
-Then auth, declarations and the gateway start (tests/suite.py, SQLite, a
-private vhost; residents and the batch workers are not needed) and one
+The city is built into a SQLite file or a PostgreSQL database
+(`--database`); with --keep it is kept as a template (bench/out/ or the
+database edt_bench_dashboard_<persons>_<units>) and later runs of the same
+size start from a copy of it (CREATE DATABASE ... TEMPLATE); each measured
+run has its own copy. --baseline DIR measures first the declarations
+service of another checkout (`git archive <commit> | tar -x -C DIR`) on
+its own copy, then this code's: before and after in one run.
+
+Then auth, declarations and the gateway start (tests/suite.py, a private
+vhost; the other services on SQLite; residents and the batch workers are
+not needed) and one
 client asks, one request after the other, --requests times each: /healthz,
 the city level, the largest division's streets, its largest street's units,
 every unit of the largest division (sorted by completion), the whole city's
@@ -30,15 +40,14 @@ export. With the log quiet, answers after the first come from the
 declarations service's facts cache (valid while nothing they were read from
 changed); then the dashboard levels are asked again with one enrolment
 appended through the declaring use case before each request, as during the
-campaign (as of today the cached facts fold the new event in; as of a past
-day they are read again). Target: p99 <=
-200 ms for each dashboard level. --keep saves the built database; --database
-starts from one (building 2,000,000 persons takes a while on a small machine).
+campaign. Target: p99 <= 200 ms for each dashboard level. The load
+average (1 / 5 / 15 min) is printed with each phase.
 """
 import argparse
 import os
 import random
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -56,12 +65,12 @@ from common.db import make_engine
 from services.declarations import declaring, domain, rebuild
 from services.declarations.campaign import placing
 from services.declarations.domain import ENROL, SUSPEND, Command
-from services.declarations.eventlog import EVENT_COLUMNS
+from services.declarations.eventlog import EVENT_COLUMNS, recorder
 from services.declarations.models import Base, Batch, Event, RelayState, UnitPlacement, UnitTarget
 from services.declarations.relay_store import RELAY
 from services.declarations.store import DeclarationsStore
 from tests.factories import enrolment, id_number
-from tests.suite import ADMIN_PASSWORD, ROOT, Suite, Vhost
+from tests.suite import ADMIN_PASSWORD, POSTGRES_ADMIN_URL, ROOT, Suite, Vhost
 
 TZ = ZoneInfo("Asia/Shanghai")
 TARGET_MS = 200
@@ -106,6 +115,14 @@ def enrolment_times(count, today, rng):
     return [t.astimezone(UTC) for t in out[:count]]
 
 
+def append_rows(engine, events):
+    """Events with their positions into the log in one statement (COPY on
+    PostgreSQL), bypassing the append lock: the city is built before
+    anything runs."""
+    with engine.begin() as conn:
+        recorder(conn).bulk_insert(Event.__table__, [{c: e[c] for c in EVENT_COLUMNS} for e in events])
+
+
 def fill(engine, units, persons, today, rng, chunk=20_000):
     """Append the city's log; returns (events, positions at which 1% of the units moved)."""
     refs = {u.id: {"id": u.id, "name": u.name, "credit_code": u.credit_code} for u in units}
@@ -127,8 +144,7 @@ def fill(engine, units, persons, today, rng, chunk=20_000):
             event["position"], event["occurred_at"] = position, times[k]
             if k in later:
                 kept[event["stream_id"]] = states[event["stream_id"]]
-        with engine.begin() as conn:
-            conn.execute(insert(Event.__table__), [{c: e[c] for c in EVENT_COLUMNS} for e in events])
+        append_rows(engine, events)
         if start // chunk % 10 == 0:
             say(f"  {end:,} enrolments appended")
     # the last ten days: half of `later` transferred to another unit, half suspended
@@ -153,8 +169,7 @@ def fill(engine, units, persons, today, rng, chunk=20_000):
             position += 1
             moment += step
             event["position"], event["occurred_at"] = position, moment
-        with engine.begin() as conn:
-            conn.execute(insert(Event.__table__), [{c: e[c] for c in EVENT_COLUMNS} for e in events])
+        append_rows(engine, events)
     return position
 
 
@@ -214,8 +229,17 @@ def main(argv=None):
     parser.add_argument("--units", type=int, default=2500, help="at most persons/2,000 come from city_data's sizes")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="200,000 persons, 40 requests")
-    parser.add_argument("--keep", help="save the built declarations database (SQLite) to this path")
-    parser.add_argument("--database", help="start from a database saved by --keep (same --persons/--units)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the declarations service's engine (the other services stay on SQLite)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the built city as a template (SQLite: bench/out/dashboard-city-P-U.db; "
+                             "PostgreSQL: database edt_bench_dashboard_P_U) and start from it when it exists")
+    parser.add_argument("--rebuild-template", action="store_true", help="build the kept city again")
+    parser.add_argument("--drop-template", action="store_true", help="drop the kept city at the end")
+    parser.add_argument("--build-only", action="store_true", help="build the city (kept with --keep), measure nothing")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also measure the declarations service of another checkout (e.g. `git archive` "
+                             "of an earlier commit), first, on its own copy of the city")
     args = parser.parse_args(argv)
     if args.quick:
         args.persons, args.requests = 200_000, 40
@@ -226,20 +250,96 @@ def main(argv=None):
     for n, u in enumerate(units, start=1):
         u.id = n
     moved = rng.sample(units, max(1, len(units) // 100))
-    say(f"bench_dashboard: {len(units):,} units, {args.persons:,} persons, load average "
-        f"{os.getloadavg()[0]:.1f}")
-
+    say(f"bench_dashboard: {len(units):,} units, {args.persons:,} persons, declarations on {args.database}, "
+        f"{loads()}")
+    city = City(args.database, args.persons, len(units))
     with tempfile.TemporaryDirectory(prefix="edt-dashboard-") as workdir:
-        path = os.path.join(workdir, "declarations.db")
-        url = f"sqlite:///{path}"
-        if args.database:
-            shutil.copyfile(args.database, path)
-            say(f"declarations database copied from {args.database}")
+        if args.keep and city.exists() and not args.rebuild_template:
+            say(f"starting from the kept city {city.name}")
         else:
-            build(url, units, moved, args.persons, today, now, rng)
-            if args.keep:
-                shutil.copyfile(path, args.keep)
-        run(workdir, url, units, moved, args.requests, today)
+            city.drop()
+            build(city.create(workdir), units, moved, args.persons, today, now, rng)
+        runs = ([("baseline " + args.baseline, args.baseline)] if args.baseline else []) + [("this code", ROOT)]
+        if args.build_only:
+            runs = []
+        try:
+            for label, code in runs:
+                url = city.copy(workdir)
+                try:
+                    say(f"\n== {label}: {url.rsplit('/', 1)[-1]}")
+                    run(workdir, url, units, moved, args.requests, today, code)
+                finally:
+                    city.drop_copy(url)
+        finally:
+            if not args.keep or args.drop_template:
+                city.drop()
+
+
+def loads():
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+class City:
+    """Where the built city is kept: a SQLite file or a PostgreSQL database,
+    and the copies each measured run starts from."""
+
+    def __init__(self, engine, persons, units):
+        self.engine = engine
+        self.name = f"edt_bench_dashboard_{persons}_{units}"
+        self.path = os.path.join(ROOT, "bench", "out", f"dashboard-city-{persons}-{units}.db")
+
+    def _admin(self, sql):
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                result = conn.execute(text(sql))
+                return result.scalar() if result.returns_rows else None
+        finally:
+            admin.dispose()
+
+    def _url(self, name):
+        return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    def exists(self):
+        if self.engine == "postgresql":
+            return bool(self._admin(f"SELECT count(*) FROM pg_database WHERE datname = '{self.name}'"))
+        return os.path.exists(self.path)
+
+    def create(self, workdir):
+        if self.engine == "postgresql":
+            self._admin(f'CREATE DATABASE "{self.name}"')
+            return self._url(self.name)
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        return f"sqlite:///{self.path}"
+
+    def drop(self):
+        if self.engine == "postgresql":
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        elif os.path.exists(self.path):
+            os.remove(self.path)
+
+    def copy(self, workdir):
+        started = time.perf_counter()
+        if self.engine == "postgresql":
+            name = f"edt_bench_dashboard_run_{os.getpid()}"
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}"')
+            url = self._url(name)
+        else:
+            path = os.path.join(workdir, "declarations.db")
+            shutil.copyfile(self.path, path)
+            url = f"sqlite:///{path}"
+        say(f"city copied in {time.perf_counter() - started:.0f} s")
+        return url
+
+    def drop_copy(self, url):
+        if self.engine == "postgresql":
+            self._admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[-1]}" WITH (FORCE)')
+        else:
+            os.remove(url.removeprefix("sqlite:///"))
 
 
 def build(url, units, moved, persons, today, now, rng):
@@ -250,14 +350,18 @@ def build(url, units, moved, persons, today, now, rng):
     last = fill(engine, units, persons, today, rng)
     place_moves(engine, units, moved, last // 2, now)
     batches_and_targets(engine, units, today, rng)
-    say(f"log of {last:,} events appended in {time.perf_counter() - started:.0f} s")
+    seconds = time.perf_counter() - started
+    say(f"log of {last:,} events appended in {seconds:.0f} s ({persons / seconds:,.0f} persons/s; {loads()})")
     started = time.perf_counter()
     count = rebuild.rebuild(engine, TZ)
     seconds = time.perf_counter() - started
     say(f"rebuild (campaign projections included): {count:,} events in {seconds:.1f} s "
-        f"({count / seconds:,.0f} events/s)")
+        f"({count / seconds:,.0f} events/s; {loads()})")
     with engine.begin() as conn:
         conn.execute(insert(RelayState.__table__).values(name=RELAY, position=last, updated_at=now))
+    if engine.dialect.name == "postgresql":  # statistics for the planner (copied with the template)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
     engine.dispose()
 
 
@@ -297,7 +401,26 @@ def place_moves(engine, units, moved, half, now):
         session.commit()
 
 
-def run(workdir, url, units, moved, count, today):
+class BenchSuite(Suite):
+    """The suite with the declarations service started from the checkout
+    `code` (the baseline's or this one)."""
+
+    def __init__(self, *args, code=ROOT, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.code = code
+
+    def start_process(self, name):
+        if name != "declarations" or self.code == ROOT:
+            return super().start_process(name)
+        log = open(os.path.join(self.workdir, f"{name}.log"), "ab")
+        self.logs[name] = log
+        self.procs[name] = subprocess.Popen(
+            shlex.split(self.commands[name]), cwd=self.code,
+            env={**self.env, **self.process_env.get(name, {}), "PYTHONPATH": self.code},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def run(workdir, url, units, moved, count, today, code=ROOT):
     by_division = {}
     for u in units:
         by_division.setdefault(u.division, []).append(u)
@@ -308,7 +431,7 @@ def run(workdir, url, units, moved, count, today):
             streets[street_of(u)] = streets.get(street_of(u), 0) + 1
     street = max(streets, key=streets.get)
     with Vhost() as vhost:
-        suite = Suite(vhost.uri, workdir, {"DECLARATIONS_DATABASE_URL": url})
+        suite = BenchSuite(vhost.uri, workdir, {"DECLARATIONS_DATABASE_URL": url}, code=code)
         try:
             subprocess.run([sys.executable, os.path.join(ROOT, "deploy", "bootstrap.py")], env=suite.env,
                            cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
@@ -345,7 +468,7 @@ def run(workdir, url, units, moved, count, today):
             session = requests.Session()
             results = []
             say(f"{count} requests each, one client, the log quiet (answers from the facts cache after the "
-                f"first); load average {os.getloadavg()[0]:.1f}")
+                f"first); {loads()}")
             for label, target, auth in cases:
                 measure(session, target, auth, 3)  # warm
                 p50, p99 = measure(session, target, auth, count)
@@ -353,8 +476,8 @@ def run(workdir, url, units, moved, count, today):
                 say(f"  {label:<60} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
             writer = Writer(url, units)
             busy = []
-            say(f"\nthe same, one enrolment appended (live path) before each request: as of today the cached "
-                f"facts fold it in, as of a past day they are read again; load average {os.getloadavg()[0]:.1f}")
+            say(f"\nthe same, one enrolment appended (live path) before each request, as units declare "
+                f"during the campaign; {loads()}")
             try:
                 for label, target, auth in cases[1:7]:
                     p50, p99 = measure(session, target, auth, max(10, count // 2), between=writer)
@@ -368,7 +491,7 @@ def run(workdir, url, units, moved, count, today):
                 verdict = "PASS" if max(p99, busy99) <= TARGET_MS else "FAIL"
                 say(f"  {verdict} {label}: p99 {p99:.0f} ms quiet, {busy99:.0f} ms while declaring "
                     f"(/healthz p99 {base:.1f} ms)")
-            say(f"load average at the end {os.getloadavg()[0]:.1f}")
+            say(f"at the end: {loads()}")
         finally:
             suite.stop()
 
