@@ -33,16 +33,19 @@ ADVANCE_LIMIT = 5000
 
 
 def version(conn):
-    """What the facts depend on, in a few index lookups: the log's last
-    position, the last unit change applied, the last placement, the
-    targets, the batches projected."""
-    return (
-        conn.scalar(select(func.max(Event.position))),
-        conn.scalar(select(func.max(UnitRef.seq))),
-        conn.scalar(select(func.max(UnitPlacement.id))),
-        tuple(conn.execute(select(func.count(), func.max(UnitTarget.set_at), func.sum(UnitTarget.target))).one()),
-        conn.scalar(select(func.count()).select_from(CampaignBatch)),
-    )
+    """What the facts depend on, in one statement of a few index lookups and
+    small aggregates: the log's last position, the last unit change applied,
+    the last placement, the targets, the batches projected."""
+    row = conn.execute(select(
+        select(func.max(Event.position)).scalar_subquery(),
+        select(func.max(UnitRef.seq)).scalar_subquery(),
+        select(func.max(UnitPlacement.id)).scalar_subquery(),
+        select(func.count()).select_from(UnitTarget).scalar_subquery(),
+        select(func.max(UnitTarget.set_at)).scalar_subquery(),
+        select(func.sum(UnitTarget.target)).scalar_subquery(),
+        select(func.count()).select_from(CampaignBatch).scalar_subquery(),
+    )).one()
+    return row[0], row[1], row[2], (row[3], row[4], row[5]), row[6]
 
 
 def appended_only(before, now):
