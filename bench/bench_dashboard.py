@@ -255,7 +255,7 @@ def main(argv=None):
     city = City(args.database, args.persons, len(units))
     with tempfile.TemporaryDirectory(prefix="edt-dashboard-") as workdir:
         if args.keep and city.exists() and not args.rebuild_template:
-            say(f"starting from the kept city {city.name}")
+            say(f"starting from the kept city {city.name if args.database == 'postgresql' else city.path}")
         else:
             city.drop()
             build(city.create(workdir), units, moved, args.persons, today, now, rng)
@@ -479,18 +479,18 @@ def run(workdir, url, units, moved, count, today, code=ROOT):
             say(f"\nthe same, one enrolment appended (live path) before each request, as units declare "
                 f"during the campaign; {loads()}")
             try:
-                for label, target, auth in cases[1:7]:
+                for label, target, auth in cases[:7]:  # /healthz again: the machine at this moment
                     p50, p99 = measure(session, target, auth, max(10, count // 2), between=writer)
                     busy.append((label, p50, p99))
                     say(f"  {label:<60} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")
             finally:
                 writer.close()
-            base = results[0][2]
+            base, busy_base = results[0][2], busy[0][2]
             say("\ntargets (dashboard levels p99 <= 200 ms):")
-            for (label, _, p99), (_, _, busy99) in zip(results[1:7], busy, strict=True):
+            for (label, _, p99), (_, _, busy99) in zip(results[1:7], busy[1:], strict=True):
                 verdict = "PASS" if max(p99, busy99) <= TARGET_MS else "FAIL"
                 say(f"  {verdict} {label}: p99 {p99:.0f} ms quiet, {busy99:.0f} ms while declaring "
-                    f"(/healthz p99 {base:.1f} ms)")
+                    f"(/healthz p99 {base:.1f} / {busy_base:.1f} ms)")
             say(f"at the end: {loads()}")
         finally:
             suite.stop()
