@@ -5,28 +5,31 @@ import json
 import logging
 import re
 
+from common.protect.masking import mask_cert_no, mask_phone
+
 request_id_var = contextvars.ContextVar("request_id", default="-")
 
-# 18-character ID numbers (last may be X), 15-digit legacy IDs, mobile phones.
-_ID18 = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
-_ID15 = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{6}(\d{3})(?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# Where personal data hides in free text: 18-character ID numbers (the last
+# may be X), 15-digit legacy IDs, mobile phones. How each is masked is
+# common.protect.masking's rule, the one the lists use.
+_ID18 = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
+_ID15 = re.compile(r"(?<![0-9A-Za-z])\d{15}(?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def _cert_no(match):
+    return mask_cert_no(match.group(0))
+
+
+def _phone(match):
+    return mask_phone(match.group(0))
 
 
 def mask(text):
     """Mask ID numbers and mobile numbers in free text."""
-    text = _ID18.sub(lambda m: m.group(1) + "********" + m.group(2)[-4:], text)
-    text = _ID15.sub(lambda m: m.group(1) + "******" + m.group(2), text)
-    return _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
-
-
-def mask_cert_no(cert_no):
-    if not cert_no:
-        return cert_no
-    s = str(cert_no)
-    if len(s) <= 4:
-        return "*" * len(s)
-    return s[:3] + "*" * (len(s) - 7 if len(s) > 7 else 1) + s[-4:]
+    text = _ID18.sub(_cert_no, text)
+    text = _ID15.sub(_cert_no, text)
+    return _MOBILE.sub(_phone, text)
 
 
 class ContextFilter(logging.Filter):

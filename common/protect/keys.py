@@ -197,8 +197,17 @@ def load_keys(env: Mapping[str, str] | None = None, var_dir: str | None = None) 
         raise KeyConfigError("EDT_PI_KEYS and EDT_PI_KEYS_FILE are both set: configure the keys in one place")
     if has_env:
         return parse_env(env)
+    index_alone = bool(env.get("EDT_PI_INDEX_KEY", "").strip())
     if file:
+        if index_alone:
+            raise KeyConfigError("EDT_PI_INDEX_KEY and EDT_PI_KEYS_FILE are both set: configure the keys in one place")
         return parse_file(file)
+    if index_alone:
+        # The index key alone serves a process that needs no master key
+        # (blind.load_index: the gateway's person ids); a ring made up from
+        # the development file would index with another key.
+        raise KeyConfigError("EDT_PI_INDEX_KEY is set without EDT_PI_KEYS: this process needs the master keys "
+                             "too (EDT_PI_KEYS with EDT_PI_INDEX_KEY, or EDT_PI_KEYS_FILE)")
     if env.get("EDT_ENV") == "production":
         raise KeyConfigError("EDT_ENV=production needs personal-information keys: set EDT_PI_KEYS, "
                              "EDT_PI_ACTIVE_KEY and EDT_PI_INDEX_KEY, or EDT_PI_KEYS_FILE (see docs/protection.md)")

@@ -1,5 +1,6 @@
 """Personal-information protection (common/protect, docs/protection.md):
-SM4-GCM envelope encryption, key ring, rotation, blind indexes, masking."""
+SM4-GCM envelope encryption, key ring, rotation, blind indexes (masking and
+person ids: test_masking.py)."""
 import base64
 import json
 import os
@@ -18,8 +19,6 @@ from common.protect import (
     can_retire,
     keks_in_use,
     load_keys,
-    mask_cert_no,
-    mask_phone,
     require_keys,
     rotate,
 )
@@ -308,34 +307,4 @@ def test_blind_index_vector_is_hmac_sm3():
     assert BlindIndex("i1", key).index("cert_no", CERT_NO.lower()) == h.finalize().hex()[:32]
 
 
-# --- masking --------------------------------------------------------------------------
-
-@pytest.mark.parametrize("value, masked", [
-    ("350502199001011234", "350502********1234"),
-    ("35050219900101123X", "350502********123X"),
-    (" 35050219900101123X ", "350502********123X"),
-    ("350502900101123", "350502******123"),  # legacy 15 digits, as common.logs.mask
-    ("E12345678", "E1***5678"),  # passports and permits: at least a third hidden
-    ("12345678", "1***5678"),
-    ("1234", "**34"),
-    ("12", "*2"),
-    ("1", "*"),
-    ("", ""),
-    (None, None),
-])
-def test_mask_cert_no(value, masked):
-    assert mask_cert_no(value) == masked
-    if value:
-        assert len(masked) == len(value.strip())
-
-
-@pytest.mark.parametrize("value, masked", [
-    ("13812345678", "138****5678"),
-    ("0595-22345678", "059******5678"),
-    ("22345678", "2***5678"),
-    ("123", "*23"),
-    ("", ""),
-    (None, None),
-])
-def test_mask_phone(value, masked):
-    assert mask_phone(value) == masked
+# Masking and person ids: tests/unit/test_masking.py.
