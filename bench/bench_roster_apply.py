@@ -6,7 +6,7 @@ roster, and how the roster use case answers meanwhile (issue 14 point 4).
 
 The bench measures the apply, not the write path: its own setup pre-fills the
 residents projection's tables directly (PostgreSQL: COPY into a template
-database `edt_bench_roster_<N>`, kept for the next run unless --drop-template;
+database `edt_bench_roster_<N>_v<schema>`, kept for the next run unless --drop-template;
 SQLite: a template file under bench/out/), with N persons over N/2,000 units
 (unit 1 holds 40,000, the largest unit of the city) and one history row each.
 Every measured run starts from a fresh copy of the template.
@@ -25,7 +25,10 @@ log (persons touched by the peak, and the total of unit 1).
 
 `--baseline DIR` runs the same measurement with the residents code of another
 checkout first (e.g. `git worktree add /tmp/old <commit>`): a same-run
-before/after pair. The database schema is the current one (a superset).
+before/after pair. The database schema is the current one (a superset), so
+the baseline must write every NOT NULL column of it: code from before
+`residents.person_id` (issue 17) cannot; run that checkout's own bench
+instead (its templates have other names) and compare the two runs.
 
 At city size the PostgreSQL side is mostly WAL: each event changes about six
 index and heap pages at random, and the first change of a page after a
@@ -51,6 +54,8 @@ T0 = datetime(2023, 1, 1, tzinfo=timezone.utc)
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 NAMES = "甲乙丙丁戊己庚辛壬癸"
+# In the templates' names: a template of an older schema is not reused (v2: residents.person_id).
+TEMPLATE_SCHEMA = "v2"
 
 
 def cert_no(i):
@@ -69,14 +74,15 @@ def unit_of(i, persons):
     return 2 + (i % (units - 1))
 
 
-def person_row(i, persons):
+def person_row(i, persons, index):
     since = T0 + timedelta(seconds=i)
-    born = cert_no(i)[6:14]
+    number = cert_no(i)
+    born = number[6:14]
     return (
-        "01", cert_no(i), unit_of(i, persons), "居民" + NAMES[i % 10] + NAMES[(i // 10) % 10],
+        "01", number, unit_of(i, persons), "居民" + NAMES[i % 10] + NAMES[(i // 10) % 10],
         "1" if i % 2 else "2", f"{born[:4]}-{born[4:6]}-{born[6:]}", "01", "11",
         f"139{i % 100_000_000:08d}", "福建省泉州市丰泽区东海街道", "福建省泉州市丰泽区", None,
-        "active", since, i + 1, None, i + 1,
+        "active", since, i + 1, None, i + 1, index.person_id("01", number),
     )
 
 
@@ -126,12 +132,14 @@ def fill_postgres(name, persons):
     raw = engine.raw_connection()
     try:
         cur = raw.driver_connection.cursor()
+        from common.protect import process_index
+        index = process_index()  # the key the apply's child process uses too (the same environment)
         columns = ("cert_type, cert_no, unit_id, name, gender, birth_date, nation, category, phone, "
                    "hukou_address, address, remark, status, since, status_position, suspension_reason, "
-                   "updated_position")
+                   "updated_position, person_id")
         with cur.copy(f"COPY residents ({columns}) FROM STDIN") as copy:
             for i in range(persons):
-                copy.write_row(person_row(i, persons))
+                copy.write_row(person_row(i, persons, index))
         with cur.copy("COPY resident_history (position, unit_id, cert_type, cert_no, kind, event_type, "
                       "event_id, occurred_at, record_id, batch_no, detail, projected_at) FROM STDIN") as copy:
             for i in range(persons):
@@ -172,10 +180,12 @@ def fill_sqlite(path, persons):
     engine = make_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
     engine.dispose()
+    from common.protect import process_index
+    index = process_index()
     db = sqlite3.connect(path)
-    db.executemany("INSERT INTO residents VALUES (" + ",".join("?" * 17) + ")",
+    db.executemany("INSERT INTO residents VALUES (" + ",".join("?" * 18) + ")",
                    ((*r[:13], r[13].isoformat(sep=" "), *r[14:]) for r in
-                    (person_row(i, persons) for i in range(persons))))
+                    (person_row(i, persons, index) for i in range(persons))))
     db.executemany("INSERT INTO resident_history (position, unit_id, cert_type, cert_no, kind, event_type, "
                    "event_id, occurred_at, record_id, batch_no, detail, projected_at) "
                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -444,7 +454,7 @@ def measure(label, code, url, args, persons):
 
 def run_postgres(args):
     persons = args.persons
-    template = f"edt_bench_roster_{persons}"
+    template = f"edt_bench_roster_{persons}_{TEMPLATE_SCHEMA}"
     if args.refill or not pg_exists(template):
         fill_postgres(template, persons)
     results = {}
@@ -464,7 +474,7 @@ def run_postgres(args):
 def run_sqlite(args):
     persons = args.sqlite_persons
     os.makedirs(OUT, exist_ok=True)
-    template = os.path.join(OUT, f"roster_template_{persons}.db")
+    template = os.path.join(OUT, f"roster_template_{persons}_{TEMPLATE_SCHEMA}.db")
     if args.refill or not os.path.exists(template):
         fill_sqlite(template, persons)
     results = {}

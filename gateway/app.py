@@ -9,7 +9,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 from flask import Flask, send_from_directory  # noqa: E402
 
 from common.logs import logging_config  # noqa: E402
-from gateway import audit, errors, hardening, observability, settings  # noqa: E402
+from gateway import audit, errors, hardening, masking, observability, settings  # noqa: E402
 from gateway.api import Api  # noqa: E402
 from gateway.auth_cache import PrincipalCache  # noqa: E402
 from gateway.routes import ALL  # noqa: E402
@@ -75,6 +75,7 @@ def create_app(config=None):
     observability.register(app)
     hardening.register(app)
     audit.register(app)  # runs before hardening's and observability's after_request hooks
+    masking.register(app)  # the key of person ids: a production gateway without it stops here
 
     @app.route("/")
     def portal():

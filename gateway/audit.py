@@ -39,6 +39,7 @@ UNAVAILABLE_MESSAGE = "审计服务暂不可用，暂不能查看个人信息，
 PERSONAL_READS = {
     "residents.list_residents": "roster.list",
     "residents.person": "roster.person",
+    "residents.person_by_id": "roster.person",
     "residents.lookup": "roster.lookup",
     "residents.export": "roster.export",
     "declarations.list_records": "records.list",

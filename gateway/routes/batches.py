@@ -13,6 +13,7 @@ from functools import wraps
 from flask import Response, current_app, g, request
 
 from common.errors import TooLarge
+from gateway import masking
 from gateway.api import Blueprint
 from gateway.hardening import upload_body
 from gateway.routes.residents import content_disposition
@@ -118,7 +119,7 @@ def import_batch(args, files):
     result = rpc().declarations.submit_batch(
         _unit(), actor(), args["business_type"], upload.filename or "",
         base64.b64encode(content).decode("ascii"), key)
-    return result, (200 if result.get("duplicate") else 202)
+    return masking.batch(result), (200 if result.get("duplicate") else 202)
 
 
 @blp.route("", methods=["GET"])
@@ -146,9 +147,10 @@ def list_batches(args):
 @blp.errors(401, 403, 404)
 def get_batch(batch_no):
     """One batch of the unit: while it waits or runs its status and
-    progress, when done its totals and failures, when failed its message;
-    another unit's is 404."""
-    return rpc().declarations.get_batch(unit_id(), batch_no)
+    progress, when done its totals and failures (`cert_no` masked, with the
+    person's `person_id`; the failures file has them whole), when failed
+    its message; another unit's is 404."""
+    return masking.batch(rpc().declarations.get_batch(unit_id(), batch_no))
 
 
 @blp.route("/<batch_no>/failures.xlsx", methods=["GET"])

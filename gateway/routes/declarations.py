@@ -5,6 +5,7 @@ or not found, never shown."""
 from flask import g, request
 
 from common.errors import InvalidInput
+from gateway import masking
 from gateway.api import Blueprint
 from gateway.schemas.declarations import (
     ChangedSchema,
@@ -88,8 +89,9 @@ def change(args):
 @blp.errors(400, 401, 403)
 def list_records(args):
     """The unit's records, newest first, filtered by `business_type`,
-    申报日期 `from`/`to` (inclusive, business time zone), `name`, `cert_no`
-    and `batch_no` (all exact)."""
+    申报日期 `from`/`to` (inclusive, business time zone), `name`, the full
+    `cert_no` and `batch_no` (all exact). Each line shows `cert_no` masked
+    and carries the person's `person_id`."""
     filters = {
         "business_type": args.get("business_type"),
         "from": args["date_from"].isoformat() if args.get("date_from") else None,
@@ -97,7 +99,8 @@ def list_records(args):
         "name": args.get("name"), "cert_no": args.get("cert_no"), "batch_no": args.get("batch_no"),
     }
     filters = {k: v for k, v in filters.items() if v}
-    return rpc().declarations.list_records(unit_id(), filters, args["page"], args["size"])
+    page = rpc().declarations.list_records(unit_id(), filters, args["page"], args["size"])
+    return {**page, "items": [masking.record(item) for item in page["items"]]}
 
 
 @blp.route("/<record_id>", methods=["GET"])
@@ -105,6 +108,6 @@ def list_records(args):
 @blp.response(200, RecordDetailSchema)
 @blp.errors(401, 403, 404)
 def get_record(record_id):
-    """One record of the unit with everything declared; a change with its
-    `before` and `after`. Another unit's record is 404."""
-    return rpc().declarations.get_record(unit_id(), record_id)
+    """One record of the unit with everything declared, in full; a change
+    with its `before` and `after`. Another unit's record is 404."""
+    return masking.record_detail(rpc().declarations.get_record(unit_id(), record_id))

@@ -1,6 +1,11 @@
-"""The unit's roster (人员列表): list and search, one person with history,
-the lookup the enrolment form asks first, and the roster as Excel. The unit
-is always the caller's (from the token), never a parameter."""
+"""The unit's roster (人员列表): list and search, one person with history
+(by the opaque `person_id` a list gives, or by certificate), the lookup the
+enrolment form asks first, and the roster as Excel. The unit is always the
+caller's (from the token), never a parameter.
+
+The list is de-identified (docs/protection.md): `cert_no` and `phone`
+masked, with each person's `person_id`; full values only in one person's
+details and in the Excel file, both audited (gateway/audit.py)."""
 import base64
 import os
 from datetime import datetime
@@ -9,8 +14,10 @@ from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, g
 
+from common.protect import mask_cert_no, mask_phone
 from gateway.api import Blueprint
 from gateway.schemas.residents import (
+    PERSON_ID_PATTERN,
     LookupArgs,
     LookupSchema,
     PersonSchema,
@@ -39,15 +46,27 @@ def _filters(args):
 # the dump would keep). tests/unit/test_gateway_roster_page.py holds it
 # equal to RosterPageSchema().dump().
 ITEM_FIELDS = tuple(ResidentSchema().dump_fields)
+# The service masks these already; masked again here (a masked value masks to
+# itself, ~1 µs each) so that no list leaves the gateway unmasked, whatever
+# version of the service answered.
+MASKED = {"cert_no": mask_cert_no, "phone": mask_phone}
 
 
 def _str(value):
     return value if value is None or isinstance(value, str) else str(value)
 
 
+def _line(item):
+    out = {k: _str(item[k]) for k in ITEM_FIELDS if k in item}
+    for key, mask in MASKED.items():
+        if out.get(key):
+            out[key] = mask(out[key])
+    return out
+
+
 def roster_page(result):
     return {
-        "items": [{k: _str(item[k]) for k in ITEM_FIELDS if k in item} for item in result["items"]],
+        "items": [_line(item) for item in result["items"]],
         "total": int(result["total"]), "page": int(result["page"]), "size": int(result["size"]),
     }
 
@@ -58,8 +77,10 @@ def roster_page(result):
 @blp.response(200, RosterPageSchema)
 @blp.errors(400, 401, 403)
 def list_residents(args):
-    """The unit's roster, newest first: exact search by 证件号码 (`cert_no`)
-    and 姓名 (`name`), filter by `status` (active, suspended), paged."""
+    """The unit's roster, newest first: exact search by the full 证件号码
+    (`cert_no`) and 姓名 (`name`), filter by `status` (active, suspended),
+    paged. Each line shows `cert_no` and `phone` masked and carries the
+    person's `person_id` (open it with `GET /api/residents/p/{person_id}`)."""
     result = rpc().residents.roster(unit_id(), _filters(args), args["page"], args["size"])
     return current_app.json.response(roster_page(result))
 
@@ -72,7 +93,8 @@ def list_residents(args):
 def lookup(args):
     """What enrolling this person would be: new enrolment, transfer-in,
     resume, or refused (action null, with the reason). The person's data
-    only when `name` matches; never another unit's data."""
+    only when `name` matches; of a person of another unit only who the
+    person is, `cert_no` masked; never another unit's contact data."""
     return rpc().residents.lookup(unit_id(), args["cert_type"], args["cert_no"], args.get("name"))
 
 
@@ -107,10 +129,25 @@ def export(args):
     return response
 
 
+@blp.route("/p/<person_id>", methods=["GET"])
+@blp.secured("unit")
+@blp.response(200, PersonSchema)
+@blp.errors(401, 403, 404)
+@blp.doc(parameters=[{"in": "path", "name": "person_id", "required": True,
+                      "schema": {"type": "string", "pattern": PERSON_ID_PATTERN},
+                      "description": "the `person_id` of a list answer"}])
+def person_by_id(person_id):
+    """One person of the unit opened by the `person_id` a list gave, with
+    full values and the history in this unit (as
+    `GET /api/residents/{cert_type}/{cert_no}`). A person of another unit,
+    or an id that names nobody, is 404: the id alone opens nothing."""
+    return rpc().residents.person_by_id(unit_id(), person_id)
+
+
 @blp.route("/<cert_type>/<cert_no>", methods=["GET"])
 @blp.secured("unit")
 @blp.response(200, PersonSchema)
 @blp.errors(401, 403, 404)
 def person(cert_type, cert_no):
-    """One person of the unit: personal data and history in this unit."""
+    """One person of the unit: personal data with full values and history in this unit."""
     return rpc().residents.person(unit_id(), cert_type, cert_no)

@@ -3,6 +3,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from gateway.schemas.base import BaseSchema, PageArgs, page_of
+from gateway.schemas.residents import MASKED_CERT_NO, person_id_field
 
 BATCH_TYPES = ("enrolment", "suspension")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -64,8 +65,12 @@ class BatchSchema(BaseSchema):
 
 
 class FailureSchema(BaseSchema):
+    """A rejected row: its number masked (the failures file has it whole)."""
     row = fields.Integer(required=True, metadata={"description": "the row number Excel shows"})
-    cert_no = fields.String(allow_none=True)
+    person_id = person_id_field(allow_none=True)
+    cert_type = fields.String(allow_none=True, metadata={
+        "description": "证件类型 code of the row, null when what was typed names none"})
+    cert_no = fields.String(allow_none=True, metadata={"description": MASKED_CERT_NO + "; as typed when unreadable"})
     name = fields.String(allow_none=True)
     reason = fields.String(required=True, metadata={"description": "why, in Chinese"})
 

@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 from common.codes import BUSINESS_TYPES
 from common.person import CHANGEABLE_FIELDS, FIELD_LABELS
 from gateway.schemas.base import BaseSchema, PageArgs, page_of
+from gateway.schemas.residents import MASKED_CERT_NO, person_id_field
 
 
 class Text(fields.String):
@@ -85,16 +86,18 @@ class RecordArgs(PageArgs):
     date_from = fields.Date(data_key="from", metadata={"description": "申报日期起（含），业务时区"})
     date_to = fields.Date(data_key="to", metadata={"description": "申报日期止（含），业务时区"})
     name = fields.String(validate=validate.Length(max=100), metadata={"description": "姓名，精确匹配"})
-    cert_no = fields.String(validate=validate.Length(max=40), metadata={"description": "证件号码，精确匹配"})
+    cert_no = fields.String(validate=validate.Length(max=40), metadata={"description": "完整证件号码，精确匹配"})
     batch_no = fields.String(validate=validate.Length(max=40))
 
 
 class RecordSchema(BaseSchema):
+    """A line of the records list: `cert_no` masked, the person's `person_id`."""
     record_id = fields.String(required=True)
     business_type = fields.String(required=True)
     action = fields.String(required=True)
+    person_id = person_id_field(required=True)
     cert_type = fields.String(required=True)
-    cert_no = fields.String(required=True)
+    cert_no = fields.String(required=True, metadata={"description": MASKED_CERT_NO})
     name = fields.String(required=True)
     declared_at = fields.String(required=True)
     batch_no = fields.String(allow_none=True)
@@ -104,6 +107,8 @@ RecordPageSchema = page_of(RecordSchema, "RecordPageSchema")
 
 
 class RecordDetailSchema(RecordSchema):
+    """One record, with full values (a details answer)."""
+    cert_no = fields.String(required=True, metadata={"description": "证件号码 in full"})
     declared_by = fields.String(allow_none=True, metadata={"description": "the account that declared"})
     data = fields.Dict(required=True, metadata={"description": "everything declared, normalised"})
     before = fields.Dict(metadata={"description": "a change: the old values"})

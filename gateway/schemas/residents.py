@@ -1,9 +1,25 @@
 """Shapes of the residents API: the roster, one person, the lookup of the
 enrolment form. Certificate numbers and names are normalised by the residents
-service (common/identity.py, common/person.py), not here."""
+service (common/identity.py, common/person.py), not here.
+
+Lists are de-identified (docs/protection.md): `cert_no` and `phone` masked,
+the person's opaque `person_id` to open the person with full values."""
 from marshmallow import fields, validate
 
+from common.protect import PERSON_ID
 from gateway.schemas.base import BaseSchema, PageArgs, page_of
+
+PERSON_ID_PATTERN = "^" + PERSON_ID.pattern + "$"
+MASKED_CERT_NO = ("证件号码, masked: first 6 and last 4 characters of an 18-character number "
+                  "(350502********123X), first 6 and last 3 of a 15-digit one, at least half "
+                  "hidden of any other (E*****678)")
+MASKED_PHONE = "联系电话, masked: first 3 and last 4 (138****5678), at least a third hidden"
+
+
+def person_id_field(**kwargs):
+    return fields.String(validate=validate.Regexp(PERSON_ID_PATTERN), metadata={
+        "description": "the person's opaque id: GET /api/residents/p/{person_id} opens the person "
+                       "(for the unit that holds the person)"}, **kwargs)
 
 STATUSES = ("active", "suspended")
 
@@ -30,13 +46,15 @@ class LookupArgs(BaseSchema):
 
 
 class ResidentSchema(BaseSchema):
+    """A roster line. No birth date: next to the masked number it would give
+    back the digits the mask hides."""
+    person_id = person_id_field(required=True)
     cert_type = fields.String(required=True)
-    cert_no = fields.String(required=True)
+    cert_no = fields.String(required=True, metadata={"description": MASKED_CERT_NO})
     name = fields.String(required=True)
     gender = fields.String(allow_none=True)
-    birth_date = fields.String(allow_none=True)
     nation = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"description": MASKED_PHONE})
     category = fields.String(allow_none=True)
     status = fields.String(required=True, metadata={"description": "active or suspended"})
     since = fields.String(required=True, metadata={"description": "when the status began"})
@@ -66,6 +84,8 @@ class HistoryItemSchema(BaseSchema):
 
 
 class PersonSchema(BaseSchema):
+    """One person of the unit, with full values."""
+    person_id = person_id_field(required=True)
     cert_type = fields.String(required=True)
     cert_no = fields.String(required=True)
     name = fields.String(required=True)
@@ -86,8 +106,10 @@ class PersonSchema(BaseSchema):
 
 
 class LookupPersonSchema(BaseSchema):
+    person_id = person_id_field(required=True)
     cert_type = fields.String(required=True)
-    cert_no = fields.String(required=True)
+    cert_no = fields.String(required=True, metadata={
+        "description": "证件号码: in full for a person of this unit, masked for one of another unit"})
     name = fields.String(required=True)
     gender = fields.String(allow_none=True)
     birth_date = fields.String(allow_none=True)
@@ -114,7 +136,7 @@ class LookupSchema(BaseSchema):
         "description": "new_enrolment, transfer_in, resume, or null when enrolment is refused"})
     person = fields.Nested(LookupPersonSchema, allow_none=True, metadata={
         "description": "only when the name matches; of a person of another unit only "
-                       "who the person is (no phone, addresses or unit)"})
+                       "who the person is, the number masked (no phone, addresses or unit)"})
     message = fields.String(required=True)
     name_matches = fields.Boolean(allow_none=True)
     derived = fields.Nested(DerivedSchema, allow_none=True, metadata={

@@ -39,6 +39,9 @@ class Resident(Base):
     status_position: Mapped[int] = mapped_column(Position)
     suspension_reason: Mapped[str | None] = mapped_column(String(2), nullable=True)
     updated_position: Mapped[int] = mapped_column(Position)
+    # The opaque id list answers give to open the person (BlindIndex.person_id
+    # of the key: an HMAC, so found only through this column).
+    person_id: Mapped[str] = mapped_column(String(22))
     __table_args__ = (
         Index("ix_residents_unit_since", "unit_id", "since", "status_position"),
         # No (unit_id, cert_no) index: a search by 证件号码 goes through the
@@ -46,6 +49,7 @@ class Resident(Base):
         # write for every event applied.
         Index("ix_residents_unit_name", "unit_id", "name"),
         Index("ix_residents_unit_status_since", "unit_id", "status", "since", "status_position"),
+        Index("ux_residents_person_id", "person_id", unique=True),
     )
 
 

@@ -2,7 +2,12 @@
 a unit's roster, one person of it, and the lookup the enrolment form asks
 before a declaration. A unit only ever sees its own residents; of a person
 elsewhere it learns the status, and the person's data only when it gave the
-right name."""
+right name.
+
+Lists are de-identified (GB/T 35273, docs/protection.md): a roster line
+carries the 证件号码 and 联系电话 masked and the person's opaque `person_id`,
+which opens the person with full values (`person_by_id`, audited by the
+gateway) for the unit that holds the person only."""
 import os
 from zoneinfo import ZoneInfo
 
@@ -10,6 +15,7 @@ from common import codes
 from common.errors import InvalidInput, NotFound
 from common.identity import InvalidCertNo, check_cert_no, normalise_cert_no
 from common.person import clean_name
+from common.protect import PERSON_ID, mask_cert_no, mask_phone
 from services.residents.store import aware
 
 BUSINESS_TZ = ZoneInfo(os.environ.get("BUSINESS_TZ", "Asia/Shanghai"))
@@ -35,9 +41,12 @@ def local_time(dt):
 
 
 def person_dict(row, identity_only=False):
+    """The person with full values; `identity_only` (a person of another
+    unit, for the enrolment form): who the person is, the number masked."""
     out = {
+        "person_id": row.person_id,
         "cert_type": row.cert_type,
-        "cert_no": row.cert_no,
+        "cert_no": mask_cert_no(row.cert_no) if identity_only else row.cert_no,
         "name": row.name,
         "gender": row.gender,
         "birth_date": row.birth_date.isoformat() if row.birth_date else None,
@@ -59,15 +68,18 @@ def person_dict(row, identity_only=False):
 
 
 def roster_item(row):
-    """A roster line: the docs/api.md fields plus labels for display."""
+    """A roster line: the docs/api.md fields plus labels for display, the
+    证件号码 and 联系电话 masked, and the `person_id` that opens the person.
+    No birth date: with an ID number's first 6 and last 4 characters it
+    would give back the 8 the mask hides."""
     return {
+        "person_id": row.person_id,
         "cert_type": row.cert_type,
-        "cert_no": row.cert_no,
+        "cert_no": mask_cert_no(row.cert_no),
         "name": row.name,
         "gender": row.gender,
-        "birth_date": row.birth_date.isoformat() if row.birth_date else None,
         "nation": row.nation,
-        "phone": row.phone,
+        "phone": mask_phone(row.phone),
         "category": row.category,
         "status": row.status,
         "since": local_time(row.since),
@@ -150,7 +162,18 @@ def _history_item(row):
 def person(store, unit_id, cert_type, cert_no):
     """One person of the unit, with the person's history in this unit."""
     code = codes.resolve(codes.CERT_TYPES, cert_type)
-    row = store.person(code, normalise_cert_no(code, cert_no)) if code else None
+    return _details(store, unit_id, store.person(code, normalise_cert_no(code, cert_no)) if code else None)
+
+
+def person_by_id(store, unit_id, person_id):
+    """The person a list answer's `person_id` names, as `person` answers: only
+    a person of this unit (another unit's, or an id that names nobody, is not
+    found: the id alone opens nothing)."""
+    ok = isinstance(person_id, str) and PERSON_ID.fullmatch(person_id)
+    return _details(store, unit_id, store.person_by_id(person_id) if ok else None)
+
+
+def _details(store, unit_id, row):
     if row is None or row.unit_id != unit_id:
         raise NotFound("本单位没有该人员")
     out = person_dict(row)

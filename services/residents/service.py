@@ -6,9 +6,11 @@ from datetime import datetime
 import eventlet
 
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 
 from common.db import Database
 from common.errors import EXPECTED
+from common.protect import process_index
 from common.service import PlatformService, rpc
 from services.residents import export, roster
 from services.residents.store import RosterStore, cooperative_waits, utcnow
@@ -30,8 +32,20 @@ def cooperative(rows, every=200):
         yield row
 
 
+class PersonIds(DependencyProvider):
+    """The key of person ids, loaded at start-up: without it (EDT_ENV=production
+    and no EDT_PI_* setting) the service stops there, not at its first event."""
+
+    def setup(self):
+        process_index()
+
+    def get_dependency(self, worker_ctx):
+        return process_index()
+
+
 class ResidentsService(PlatformService):
     name = "residents"
+    person_ids = PersonIds()
     store = Database(RosterStore)
     log = DeclarationsLog()
     serial = Serial()
@@ -58,6 +72,10 @@ class ResidentsService(PlatformService):
     @rpc(expected_exceptions=EXPECTED)
     def person(self, unit_id, cert_type, cert_no):
         return roster.person(self.store, unit_id, cert_type, cert_no)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def person_by_id(self, unit_id, person_id):
+        return roster.person_by_id(self.store, unit_id, person_id)
 
     @rpc(expected_exceptions=EXPECTED)
     def lookup(self, unit_id, cert_type, cert_no, name=None):

@@ -13,6 +13,7 @@ from services.residents.models import Checkpoint, FollowedLog, Resident, Residen
 from common import codes
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 from common.db import UnitOfWork
+from common.protect import process_index
 
 FEED = "declarations"  # the one log this service follows
 _LOCK_CHECKPOINT = select(Checkpoint.position).where(Checkpoint.name == FEED).with_for_update()
@@ -31,6 +32,10 @@ _HISTORY = ResidentHistory.__table__
 RESIDENT_COLUMNS = tuple(c.name for c in _RESIDENT.columns)  # cert_type, cert_no first (the key)
 assert RESIDENT_COLUMNS[:2] == ("cert_type", "cert_no")
 HISTORY_COLUMNS = tuple(c.name for c in _HISTORY.columns)
+# Written when the row is made, never changed: left out of the upserts'
+# SET, so changing a person never rewrites its entry of the unique index.
+WRITE_ONCE = ("person_id",)
+UPDATED_COLUMNS = tuple(c for c in RESIDENT_COLUMNS[2:] if c not in WRITE_ONCE)
 
 
 # The rows of a batch's persons: one join of the primary key against the keys' arrays.
@@ -51,7 +56,7 @@ _PG_UPSERT = (
     f"INSERT INTO {_RESIDENT.name} ({', '.join(RESIDENT_COLUMNS)}) "
     f"SELECT {', '.join(RESIDENT_COLUMNS)} FROM {_PG_STAGE} "
     "ON CONFLICT (cert_type, cert_no) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in RESIDENT_COLUMNS[2:])
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in UPDATED_COLUMNS)
 )
 _PG_CLEAR_STAGE = f"DELETE FROM {_PG_STAGE}"
 _PG_HISTORY_COPY = f"COPY {_HISTORY.name} ({', '.join(HISTORY_COLUMNS)}) FROM STDIN"
@@ -123,8 +128,9 @@ def cooperative_waits():
 
 
 class RosterStore(UnitOfWork):
-    def __init__(self, session):
+    def __init__(self, session, index=None):
         self.session = session
+        self._index = index  # the BlindIndex of person ids (default: this process's key)
         self._persons = {}  # (cert_type, cert_no) -> PersonState or None, in this transaction
         self._history = []  # resident_history rows to write, in this transaction
 
@@ -237,6 +243,10 @@ class RosterStore(UnitOfWork):
         """The person's row (a Resident), for reading."""
         return self.session.get(Resident, (cert_type, cert_no))
 
+    def person_by_id(self, person_id):
+        """The row of the person `person_id` (a Resident), for reading, or None."""
+        return self.session.scalars(select(Resident).where(Resident.person_id == person_id)).first()
+
     def person_state(self, cert_type, cert_no):
         """The person's row as the apply transaction sees it (None if there
         is none), for the projection to change: written by `write_applied`."""
@@ -248,7 +258,9 @@ class RosterStore(UnitOfWork):
         return self._persons[key]
 
     def new_person(self, cert_type, cert_no, name):
-        state = PersonState(cert_type=cert_type, cert_no=cert_no, name=name)
+        index = self._index or process_index()
+        state = PersonState(cert_type=cert_type, cert_no=cert_no, name=name,
+                            person_id=index.person_id(cert_type, cert_no))
         self._persons[(cert_type, cert_no)] = state
         return state
 
@@ -273,7 +285,7 @@ class RosterStore(UnitOfWork):
                 insert = sqlite_insert(_RESIDENT)
                 upsert = insert.on_conflict_do_update(
                     index_elements=[_RESIDENT.c.cert_type, _RESIDENT.c.cert_no],
-                    set_={c: insert.excluded[c] for c in RESIDENT_COLUMNS[2:]})
+                    set_={c: insert.excluded[c] for c in UPDATED_COLUMNS})
                 self.session.execute(upsert, [s.values() for s in changed])
             for state in changed:
                 state.written()

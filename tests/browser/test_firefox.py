@@ -14,6 +14,7 @@ import re
 import openpyxl
 import pytest
 
+from common.protect import mask_cert_no, mask_phone
 from tests.browser import gecko
 from tests.browser.gecko import Keys
 from tests.browser.conftest import SCREENSHOTS, needs_second_factor, totp_code
@@ -163,6 +164,10 @@ def test_firefox_roster_search_a_person_and_download(ff, suite, unit, tmp_path):
     ff.open_menu("人员列表")
     ff.wait(lambda: len(ff.all("table tbody tr")) == 3, "the roster did not list 3 people")
     shot(ff, "30-roster")
+    listed = ff.css("table").text
+    for person in people:
+        assert mask_cert_no(person["cert_no"]) in listed and mask_phone(person["phone"]) in listed
+        assert person["cert_no"] not in listed and person["phone"] not in listed
 
     wanted = people[1]
     filters = ff.form("查询条件")
@@ -187,8 +192,9 @@ def test_firefox_roster_search_a_person_and_download(ff, suite, unit, tmp_path):
     ff.fill(ff.field("姓名", filters), people[2]["name"])
     ff.button("查询", filters).click()
     ff.wait(lambda: [r.text for r in ff.all("table tbody tr")]
-            and all(people[2]["cert_no"] in r.text for r in ff.all("table tbody tr")),
+            and all(mask_cert_no(people[2]["cert_no"]) in r.text for r in ff.all("table tbody tr")),
             "the search by 姓名 did not find the person")
+    assert people[2]["cert_no"] not in ff.css("table").text  # a list is masked
 
     ff.button("重置", filters).click()
     ff.wait(lambda: len(ff.all("table tbody tr")) == 3, "重置 did not list everyone again")

@@ -16,6 +16,7 @@ import pytest
 from kombu import Connection
 
 from common.events import ENROLLED, INFO_CHANGED, SUSPENDED, TRANSFERRED
+from common.protect import process_index
 
 
 def free_port():
@@ -122,6 +123,20 @@ def fold(events):
             unit, status, _ = state[key]
             state[key] = (unit, status, event["person"]["name"])
     return state
+
+
+def listed(state):
+    """A fold keyed as a roster list names its persons: (cert_type, person_id),
+    since a list shows the 证件号码 masked (docs/protection.md). The ids are the
+    suite's: every process of a test run reads the same development key file."""
+    index = process_index()
+    return {(cert_type, index.person_id(cert_type, cert_no)): value
+            for (cert_type, cert_no), value in state.items()}
+
+
+def listed_key(item):
+    """A roster line's key, as `listed` makes them."""
+    return item["cert_type"], item["person_id"]
 
 
 def read_log(suite, token):

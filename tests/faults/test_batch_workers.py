@@ -22,7 +22,7 @@ from datetime import date
 import pytest
 
 from tests import fixtures_xlsx as fx
-from tests.faults.conftest import fold, read_log
+from tests.faults.conftest import fold, listed, listed_key, read_log
 from tests.suite import ADMIN_PASSWORD, ROOT, start_suite
 
 pytestmark = pytest.mark.integration
@@ -64,12 +64,12 @@ def wait_rosters(suite, tokens, expected, timeout=120):
 
 
 def roster_of(suite, token):
-    """{(cert_type, cert_no): (status, name)} of a unit's whole roster."""
+    """{(cert_type, person_id): (status, name)} of a unit's whole roster."""
     out, page = {}, 1
     while True:
         body = suite.api("GET", f"/api/residents?page={page}&size=200", token).json()
         for item in body["items"]:
-            out[(item["cert_type"], item["cert_no"])] = (item["status"], item["name"])
+            out[listed_key(item)] = (item["status"], item["name"])
         if page * 200 >= body["total"]:
             return out
         page += 1
@@ -130,7 +130,7 @@ def test_eight_units_uploading_at_once_are_all_accepted_and_decided_once(databas
         checked = verify(suite)
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
-        state = fold(admin_log)
+        state = listed(fold(admin_log))
         tokens = {u["unit"]["id"]: u["token"] for u in units}
         expected = Counter(unit for unit, _status, _name in state.values())
         assert wait_rosters(suite, tokens, {u: expected[u] for u in tokens}) == {u: expected[u] for u in tokens}

@@ -21,7 +21,7 @@ from common.db import make_engine
 from services.declarations import declaring
 from services.declarations.store import DeclarationsStore
 from tests.factories import enrolment
-from tests.faults.conftest import downstream_token, fold, read_log
+from tests.faults.conftest import downstream_token, fold, listed, listed_key, read_log
 from tests.suite import ADMIN_PASSWORD, ROOT, Suite
 
 QUEUE = "downstream.fault-test"
@@ -155,5 +155,5 @@ def test_after_a_broker_outage_every_event_is_applied_once_everywhere(
     # And through the gateway, per unit.
     for unit in (a, b):
         page = suite.api("GET", "/api/residents", unit["token"], params={"size": 200}).json()
-        expected = {k for k, (u, _, _) in fold(log).items() if u == unit["unit"]["id"]}
-        assert {(i["cert_type"], i["cert_no"]) for i in page["items"]} == expected
+        expected = {k for k, (u, _, _) in listed(fold(log)).items() if u == unit["unit"]["id"]}
+        assert {listed_key(i) for i in page["items"]} == expected

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.factories import enrolment
-from tests.faults.conftest import fold, read_log
+from tests.faults.conftest import fold, listed, listed_key, read_log
 from tests.suite import ADMIN_PASSWORD, ROOT, metric, start_suite
 
 ENV = {"RESIDENTS_CATCHUP_INTERVAL": "2"}
@@ -87,7 +87,7 @@ def roster_of(suite, unit):
         body = suite.api("GET", "/api/residents", unit["token"], params={"page": page, "size": 200}).json()
         items += body["items"]
         if len(items) >= body["total"]:
-            return {(i["cert_type"], i["cert_no"]): (unit["unit"]["id"], i["status"], i["name"]) for i in items}
+            return {listed_key(i): (unit["unit"]["id"], i["status"], i["name"]) for i in items}
         page += 1
 
 
@@ -110,7 +110,7 @@ def check_roster_is_the_log(suite, admin, units):
     roster = {}
     for unit in units:
         roster.update(roster_of(suite, unit))
-    assert roster == fold(log)
+    assert roster == listed(fold(log))
     return log
 
 

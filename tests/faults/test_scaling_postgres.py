@@ -48,7 +48,7 @@ from sqlalchemy import text
 from common.db import make_engine
 from services.declarations.relay import subscriber_queue
 from tests.factories import enrolment
-from tests.faults.conftest import fold, read_log
+from tests.faults.conftest import fold, listed, listed_key, read_log
 from tests.suite import ADMIN_PASSWORD, ROOT, metric, start_suite
 
 pytestmark = [pytest.mark.http, pytest.mark.timeout(900)]  # 2,000 declarations on a shared machine
@@ -209,7 +209,7 @@ def roster_of(suite, unit):
         body = r.json()
         items += body["items"]
         if len(items) >= body["total"]:
-            return {(i["cert_type"], i["cert_no"]): (unit["unit"]["id"], i["status"], i["name"]) for i in items}
+            return {listed_key(i): (unit["unit"]["id"], i["status"], i["name"]) for i in items}
         page += 1
 
 
@@ -305,7 +305,7 @@ def test_two_declarations_and_two_residents_instances_share_2000_declarations(su
     assert f"equal a replay of {DECLARATIONS} events" in verify.stdout
 
     # the roster converged: unit by unit as the log says, counts as declarations says
-    expected = fold(log)
+    expected = listed(fold(log))
     for unit in units:
         uid = unit["unit"]["id"]
         roster = roster_of(suite, unit)

@@ -106,7 +106,7 @@ def id_number(seed):
 OWNER_DATA = {
     "/api/unit", "/api/unit/stats", "/api/declarations", "/api/declarations/{record_id}",
     "/api/residents", "/api/residents/lookup", "/api/residents/export",
-    "/api/residents/{cert_type}/{cert_no}", "/api/batches", "/api/batches/{batch_no}",
+    "/api/residents/{cert_type}/{cert_no}", "/api/residents/p/{person_id}", "/api/batches", "/api/batches/{batch_no}",
     "/api/batches/{batch_no}/failures.xlsx",
 }
 # Unit GET operations that hold no unit's data (the same for every unit).
@@ -174,13 +174,14 @@ def test_unit_a_never_sees_unit_b_data(suite, fresh_unit, other_unit):
     # The roster follows the log: wait until B's own roster has the person.
     wait_for(lambda: suite.api("GET", f"/api/residents/01/{cert_no}", other_unit["token"]).status_code == 200,
              "B's roster never showed its person")
+    person_id = suite.api("GET", f"/api/residents/01/{cert_no}", other_unit["token"]).json()["person_id"]
 
     # What A must never see (identifiers A sends itself may be echoed back).
     b_unit = other_unit["unit"]
     secrets = {"乙单位居民", "乙单位批量", "乙单位失败", "乙单位名单", ENROLMENT["phone"],
                ENROLMENT["address"], b_unit["name"], b_unit["credit_code"]}
     values = {"record_id": record_id, "cert_type": "01", "cert_no": cert_no, "batch_no": batch_no,
-              "notice_id": "1", "id": "1"}
+              "person_id": person_id, "notice_id": "1", "id": "1"}
     queries = [
         {},
         {"cert_type": "01", "cert_no": cert_no, "name": "乙单位居民"},

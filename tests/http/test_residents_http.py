@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from common.protect import mask_cert_no, mask_phone
 from tests.factories import enrolment
 
 # Persons of this module: a range of their own in the session.
@@ -57,16 +58,22 @@ def wait_for_roster(suite, unit, predicate, timeout=60, **params):
 
 
 def has(cert_no, status="active"):
-    return lambda page: any(i["cert_no"] == cert_no and i["status"] == status for i in page["items"])
+    """The roster shows the person (by the masked number: a list is masked)."""
+    return lambda page: any(i["cert_no"] == mask_cert_no(cert_no) and i["status"] == status for i in page["items"])
+
+
+def numbers(items):
+    """The masked numbers of a list's lines."""
+    return [i["cert_no"] for i in items]
 
 
 def test_an_enrolment_appears_on_the_roster_with_its_fields(suite, fresh_unit, person):
     enrol(suite, fresh_unit, person)
     page = wait_for_roster(suite, fresh_unit, has(person["cert_no"]))
     item = page["items"][0]
-    assert (item["name"], item["phone"], item["category"]) == (person["name"], person["phone"], "11")
+    assert (item["name"], item["phone"], item["category"]) == (person["name"], mask_phone(person["phone"]), "11")
     assert item["status"] == "active" and item["status_label"] == "正常参保"
-    assert item["birth_date"] and item["gender"] in ("1", "2")
+    assert item["person_id"] and item["gender"] in ("1", "2") and "birth_date" not in item
     assert datetime.fromisoformat(item["since"]).utcoffset() is not None
     assert page["total"] == 1 and page["page"] == 1 and page["size"] == 20
 
@@ -77,8 +84,8 @@ def test_roster_is_newest_first_and_paged(suite, fresh_unit):
         enrol(suite, fresh_unit, body)
     wait_for_roster(suite, fresh_unit, lambda p: p["total"] == 3)
     page = roster(suite, fresh_unit, page=1, size=2)
-    assert [i["cert_no"] for i in page["items"]] == [people[2]["cert_no"], people[1]["cert_no"]]
-    assert [i["cert_no"] for i in roster(suite, fresh_unit, page=2, size=2)["items"]] == [people[0]["cert_no"]]
+    assert numbers(page["items"]) == [mask_cert_no(people[2]["cert_no"]), mask_cert_no(people[1]["cert_no"])]
+    assert numbers(roster(suite, fresh_unit, page=2, size=2)["items"]) == [mask_cert_no(people[0]["cert_no"])]
 
 
 def test_exact_search_by_cert_no_and_name_and_status_filter(suite, fresh_unit, person):
@@ -90,10 +97,10 @@ def test_exact_search_by_cert_no_and_name_and_status_filter(suite, fresh_unit, p
     typed = " " + person["cert_no"][:9] + " " + person["cert_no"][9:].lower() + " "
     assert [i["name"] for i in roster(suite, fresh_unit, cert_no=typed)["items"]] == [person["name"]]
     assert roster(suite, fresh_unit, cert_no=person["cert_no"][:-1])["total"] == 0
-    assert {i["cert_no"] for i in roster(suite, fresh_unit, name=person["name"])["items"]} >= {person["cert_no"]}
+    assert set(numbers(roster(suite, fresh_unit, name=person["name"])["items"])) >= {mask_cert_no(person["cert_no"])}
     assert roster(suite, fresh_unit, name=person["name"][:1])["total"] == 0
-    assert [i["cert_no"] for i in roster(suite, fresh_unit, status="suspended")["items"]] == [other["cert_no"]]
-    assert [i["cert_no"] for i in roster(suite, fresh_unit, status="active")["items"]] == [person["cert_no"]]
+    assert numbers(roster(suite, fresh_unit, status="suspended")["items"]) == [mask_cert_no(other["cert_no"])]
+    assert numbers(roster(suite, fresh_unit, status="active")["items"]) == [mask_cert_no(person["cert_no"])]
 
 
 def test_a_bad_status_filter_is_400_in_chinese(suite, fresh_unit):
@@ -144,9 +151,11 @@ def test_lookup_tells_the_form_new_refused_resume_and_transfer(suite, fresh_unit
     here = lookup(suite, fresh_unit, person, person["name"])
     assert (here["status"], here["action"]) == ("active_here", None)
     assert here["message"] == "该人员已在本单位正常参保" and here["person"]["phone"] == person["phone"]
+    assert here["person"]["cert_no"] == person["cert_no"]  # this unit's person: full values
     elsewhere = lookup(suite, other_unit, person, person["name"])
     assert (elsewhere["status"], elsewhere["action"]) == ("active_elsewhere", "transfer_in")
     assert elsewhere["person"]["name"] == person["name"]
+    assert elsewhere["person"]["cert_no"] == mask_cert_no(person["cert_no"])  # another unit's: masked
     assert "phone" not in elsewhere["person"] and "address" not in elsewhere["person"]
     assert fresh_unit["unit"]["name"] not in str(elsewhere)
     guessed = lookup(suite, other_unit, person, "别人")

@@ -101,14 +101,19 @@ def _own_token(suite, role):
 def _negatable(operation):
     """Whether the operation has an input schemathesis can make invalid in a
     request: a body, a query parameter, or a path parameter that is not a
-    free string (an empty string cannot be sent as a path segment). Headers
+    free string (an empty string cannot be sent as a path segment; a string
+    with a pattern, such as a person_id, can be sent outside it). Headers
     do not count: the test sets the only one that matters (Authorization)."""
     if operation.body is not None and len(list(operation.body)):
         return True
     if list(operation.query):
         return True
-    return any((parameter.definition.get("schema") or {}).get("type") != "string"
-               for parameter in operation.path_parameters)
+    return any(_constrained(parameter.definition.get("schema") or {}) for parameter in operation.path_parameters)
+
+
+def _constrained(schema):
+    return schema.get("type") != "string" or any(
+        key in schema for key in ("pattern", "format", "enum", "minLength", "maxLength"))
 
 
 NEGATABLE = [operation for operation in OPERATIONS if _negatable(operation)]

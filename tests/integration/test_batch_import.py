@@ -86,7 +86,8 @@ def test_each_row_is_judged_on_its_own_with_row_number_and_reason(store):
     assert "Excel" in reasons[5] and "文本" in reasons[5]
     assert reasons[6] == "与第3行是同一人，同一文件中每人只能填写一次"
     assert "老年居民" in reasons[7]
-    assert {f["row"]: f["cert_no"] for f in result["failures"]}[2] == IDS[0]
+    assert {f["row"]: f["cert_no"] for f in result["failures"]}[2] == IDS[0]  # masked by the gateway
+    assert {f["row"]: f["cert_type"] for f in result["failures"]}[2] == "01"  # for the gateway's person_id
 
 
 def test_messy_cells_of_real_files_are_tolerated(store):

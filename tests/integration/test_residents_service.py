@@ -93,6 +93,9 @@ def test_transfer_suspension_and_change_flow_through(platform, declarations, res
     assert [h["kind"] for h in person["history"]] == ["suspension", "transfer_in"]
     with pytest.raises(NotFound):
         residents.person(U["id"], "01", id_number(2))
+    assert residents.person_by_id(V["id"], person["person_id"]) == person  # the id a list gives
+    with pytest.raises(NotFound):
+        residents.person_by_id(U["id"], person["person_id"])
     lookup = residents.lookup(U["id"], "01", id_number(2), "李四")
     assert (lookup["status"], lookup["action"]) == ("suspended_elsewhere", "transfer_in")
     assert "phone" not in lookup["person"]

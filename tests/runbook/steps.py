@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from tests.factories import enrolment
+from tests.faults.conftest import listed_key
 from tests.suite import ROOT, metric
 
 
@@ -90,7 +91,7 @@ def roster_of(suite, unit):
         body = suite.api("GET", "/api/residents", unit["token"], params={"page": page, "size": 200}).json()
         items += body["items"]
         if len(items) >= body["total"]:
-            return {(i["cert_type"], i["cert_no"]): (unit["unit"]["id"], i["status"], i["name"]) for i in items}
+            return {listed_key(i): (unit["unit"]["id"], i["status"], i["name"]) for i in items}
         page += 1
 
 

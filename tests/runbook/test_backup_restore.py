@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.faults.conftest import fold, read_log
+from tests.faults.conftest import fold, listed, read_log
 from tests.runbook.steps import (
     answering,
     declare,
@@ -94,5 +94,5 @@ def test_restore_an_older_backup_of_the_declarations_database(suite, tmp_path):
     # 4. Residents was ahead of the restored log: it emptied its roster and rebuilt it.
     assert process_metric(suite, "residents", "consumer_log_resets_total", consumer="residents") == 1
     roster = {**roster_of(suite, a), **roster_of(suite, b)}
-    assert roster == fold(log)
+    assert roster == listed(fold(log))
     assert len(roster_of(suite, a)) == 120  # what was declared after the backup is gone with it

@@ -13,7 +13,7 @@ from kombu import Connection
 
 from common.queues import PLATFORM_QUEUES
 from examples.consumer.consumer import Consumer, EventsApi, Follower, Store, consumer_queue
-from tests.faults.conftest import downstream_token, fold, read_log
+from tests.faults.conftest import downstream_token, fold, listed, read_log
 from tests.runbook.steps import declare, process_metric, relayed, roster_checkpoint, roster_of, wait_until
 from tests.suite import ADMIN_PASSWORD, start_suite
 
@@ -64,7 +64,7 @@ def test_residents_behind_catches_up_and_a_downstream_catches_up_over_http(suite
     wait_until(lambda: depth(suite, ROSTER_QUEUE) == 0 and consumers(suite, ROSTER_QUEUE) == 1,
                "residents' queue did not drain", cap=120)
     log = read_log(suite, admin)
-    assert roster_of(suite, unit) == fold(log)
+    assert roster_of(suite, unit) == listed(fold(log))
 
     # The downstream queue: deleted; the system catches up over HTTP later.
     with Connection(suite.env["AMQP_URI"]) as conn:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.faults.conftest import fold, read_log
+from tests.faults.conftest import fold, listed, read_log
 from tests.runbook.steps import (
     answering,
     declare,
@@ -60,4 +60,4 @@ def test_declarations_and_residents_move_to_new_instances(suite):
     assert calls >= 40  # every declaration after the move, at least
     wait_until(lambda: process_metric(suite, "residents.2", "consumer_lag_events", consumer="residents") == 0,
                "the new residents is behind")
-    assert roster_of(suite, unit) == fold(read_log(suite, admin))
+    assert roster_of(suite, unit) == listed(fold(read_log(suite, admin)))

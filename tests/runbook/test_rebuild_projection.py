@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from tests.faults.conftest import fold, read_log
+from tests.faults.conftest import fold, listed, read_log
 from tests.runbook.steps import (
     answering,
     declare,
@@ -67,4 +67,4 @@ def test_the_roster_reset_rebuilds_from_position_0(suite):
     suite.start_process("residents")
     wait_until(lambda: answering(suite, "/readyz"), lambda: suite.log_tail("residents"))
     wait_until(lambda: roster_checkpoint(suite) == 80, lambda: "no catch-up:\n" + suite.log_tail("residents"))
-    assert roster_of(suite, unit) == fold(read_log(suite, admin))
+    assert roster_of(suite, unit) == listed(fold(read_log(suite, admin)))

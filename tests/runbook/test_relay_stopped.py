@@ -18,7 +18,7 @@ from common.db import make_engine
 from services.declarations import declaring
 from services.declarations.store import DeclarationsStore
 from tests.factories import enrolment
-from tests.faults.conftest import fold, read_log
+from tests.faults.conftest import fold, listed, read_log
 from tests.runbook.steps import (
     declare,
     log_head,
@@ -113,4 +113,4 @@ def test_a_stalled_relay_is_replaced_and_a_restarted_one_hands_over_at_once(suit
 
     # Nothing was lost while the relay lagged.
     wait_until(lambda: roster_checkpoint(suite) == 90, lambda: suite.log_tail("residents"))
-    assert roster_of(suite, a) == fold(read_log(suite, admin))
+    assert roster_of(suite, a) == listed(fold(read_log(suite, admin)))

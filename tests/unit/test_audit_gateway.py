@@ -13,6 +13,7 @@ from gateway.app import create_app
 @pytest.mark.parametrize(("endpoint", "method", "path", "expected"), [
     ("residents.list_residents", "GET", "/api/residents", ("roster.list", True)),
     ("residents.person", "GET", "/api/residents/01/x", ("roster.person", True)),
+    ("residents.person_by_id", "GET", "/api/residents/p/x", ("roster.person", True)),
     ("residents.export", "GET", "/api/residents/export", ("roster.export", True)),
     ("residents.some_new_read", "GET", "/api/residents/new", ("residents.some_new_read", True)),
     ("declarations.get_record", "GET", "/api/declarations/r1", ("records.detail", True)),
@@ -106,7 +107,7 @@ def test_fail_open_gives_the_answer_and_keeps_the_record(make_client):
     client = make_client(AUDIT_FAIL_OPEN=True)
     r = client.get("/api/residents", headers={"Authorization": "Bearer t"})
     assert r.status_code == 200
-    assert r.get_json()["items"][0]["cert_no"] == "350502199001011234"
+    assert r.get_json()["items"][0]["cert_no"] == "350502********1234"  # a list is masked at the gateway too
     assert client.application.extensions["audit"].pending() == 1
 
 
@@ -138,6 +139,23 @@ def test_a_detail_read_names_the_person_it_showed(make_client, monkeypatch):
     assert ticket.record["action"] == "records.detail"
     assert ticket.record["object"] == {"record_id": "r-1", "cert_type": "01", "cert_no": "350502199001011234",
                                        "status": 200}
+
+
+class FakePersons:
+    def person_by_id(self, unit_id, person_id):
+        return {"person_id": person_id, "cert_type": "01", "cert_no": "350502199001011234", "name": "张三",
+                "status": "active", "since": "2026-01-01T08:00:00+08:00", "history": []}
+
+
+def test_a_person_opened_by_its_id_is_on_record_as_a_details_read_naming_the_person(make_client, monkeypatch):
+    monkeypatch.setattr(FakePool.Cluster, "residents", FakePersons(), raising=False)
+    client = make_client(AUDIT_FAIL_OPEN=True)
+    r = client.get("/api/residents/p/AAAAAAAAAAAAAAAAAAAAAA", headers={"Authorization": "Bearer t"})
+    assert r.status_code == 200 and r.get_json()["cert_no"] == "350502199001011234"
+    [ticket] = list(client.application.extensions["audit"]._pending)
+    assert ticket.record["action"] == "roster.person"
+    assert ticket.record["object"] == {"person_id": "AAAAAAAAAAAAAAAAAAAAAA", "cert_type": "01",
+                                       "cert_no": "350502199001011234", "status": 200}
 
 
 def test_every_named_write_and_read_is_a_real_endpoint():

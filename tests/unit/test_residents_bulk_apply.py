@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.events import ENROLLED, INFO_CHANGED, SUSPENDED, TRANSFERRED
+from common.protect import process_index
 from services.residents import feed, roster
 from services.residents.models import Base, Resident, ResidentHistory, UnitVersion
 from services.residents.store import RosterStore
@@ -86,7 +87,7 @@ def fold(events, now):
             rows[key] = {"cert_type": key[0], "cert_no": key[1], "name": e["person"]["name"],
                          **{f: None for f in PERSON if f != "name"}, "unit_id": None, "status": None,
                          "since": None, "status_position": None, "suspension_reason": None,
-                         "updated_position": None}
+                         "updated_position": None, "person_id": process_index().person_id(*key)}
         return rows[key]
 
     for e in events:

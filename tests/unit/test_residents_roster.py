@@ -7,6 +7,7 @@ import pytest
 from openpyxl import load_workbook
 
 from common.errors import InvalidInput, NotFound
+from common.protect import process_index
 from services.residents import export, feed, roster
 from tests.unit.test_residents_projection import T0, LogBuilder, id_number, store  # noqa: F401
 
@@ -41,8 +42,23 @@ def test_roster_lists_only_the_units_own_residents_newest_first(filled):
     item = page["items"][0]
     assert item["status"] == "suspended" and item["status_label"] == "暂停参保"
     assert item["since"].endswith("+08:00")
-    assert set(item) >= {"cert_type", "cert_no", "name", "gender", "birth_date", "nation",
+    assert set(item) >= {"person_id", "cert_type", "cert_no", "name", "gender", "nation",
                          "phone", "category", "status", "since"}
+
+
+def test_roster_lines_are_masked_with_a_person_id_and_no_birth_date(filled):
+    """A list shows 证件号码 and 联系电话 masked and gives the person's opaque id;
+    no birth date, which would give back the 8 characters the mask hides."""
+    items = {item["name"]: item for item in roster.roster(filled, 1, {}, 1, 20)["items"]}
+    wang = items["王五"]
+    assert wang["cert_no"] == id_number(3)[:6] + "********" + id_number(3)[-4:]
+    assert wang["phone"] == "059******5678"
+    assert items["张三"]["phone"] == "138****8000"
+    assert wang["person_id"] == process_index().person_id("01", id_number(3))
+    assert "birth_date" not in wang
+    text = repr(items)
+    for full in (id_number(1), id_number(2), id_number(3), "13800138000", "0595-22345678", "1990-01-01"):
+        assert full not in text
 
 
 def test_roster_pages(filled):
@@ -87,6 +103,34 @@ def test_person_of_another_unit_is_not_found(filled):
         roster.person(filled, 1, "01", id_number(6))  # transferred away
 
 
+def test_a_person_id_from_the_list_opens_the_person_with_full_values(filled):
+    item = roster.roster(filled, 1, {"cert_no": id_number(3)}, 1, 20)["items"][0]
+    person = roster.person_by_id(filled, 1, item["person_id"])
+    assert person == roster.person(filled, 1, "01", id_number(3))
+    assert (person["cert_no"], person["phone"]) == (id_number(3), "0595-22345678")
+    assert person["person_id"] == item["person_id"] and person["history"]
+
+
+@pytest.mark.parametrize("person_id", [
+    lambda: process_index().person_id("01", id_number(4)),  # another unit's resident
+    lambda: process_index().person_id("01", id_number(6)),  # transferred away from unit 1
+    lambda: process_index().person_id("01", id_number(99)),  # nobody
+    lambda: process_index().person_id("01", id_number(1))[:-1],  # not an id
+    lambda: id_number(1),  # a certificate number is not an id
+    lambda: "",
+])
+def test_a_person_id_opens_only_a_person_of_the_unit(filled, person_id):
+    with pytest.raises(NotFound):
+        roster.person_by_id(filled, 1, person_id())
+
+
+def test_person_ids_are_stable_and_differ_per_person_and_type(filled):
+    ids = {item["person_id"] for item in roster.roster(filled, 1, {}, 1, 20)["items"]}
+    assert len(ids) == 3
+    assert ids == {item["person_id"] for item in roster.roster(filled, 1, {}, 1, 20)["items"]}
+    assert process_index().person_id("99", id_number(1)) != process_index().person_id("01", id_number(1))
+
+
 @pytest.mark.parametrize("serial, unit, status, action", [
     (99, 1, "none", "new_enrolment"),
     (1, 1, "active_here", None),
@@ -105,7 +149,8 @@ def test_lookup_tells_the_form_what_enrolment_would_be(filled, serial, unit, sta
 def test_lookup_refuses_an_active_person_of_this_unit_with_the_reason(filled):
     answer = roster.lookup(filled, 1, "01", id_number(1), "张三", TODAY)
     assert answer["action"] is None and answer["message"] == "该人员已在本单位正常参保"
-    assert answer["person"]["phone"] == "13800138000"
+    assert answer["person"]["phone"] == "13800138000" and answer["person"]["cert_no"] == id_number(1)
+    assert answer["person"]["person_id"] == process_index().person_id("01", id_number(1))
 
 
 def test_lookup_shows_a_person_elsewhere_only_with_the_right_name_and_no_contact_data(filled):
@@ -114,10 +159,11 @@ def test_lookup_shows_a_person_elsewhere_only_with_the_right_name_and_no_contact
     assert "姓名" in wrong["message"]
     right = roster.lookup(filled, 1, "01", id_number(4), "赵六", TODAY)
     assert right["name_matches"] is True
-    assert right["person"] == {"cert_type": "01", "cert_no": id_number(4), "name": "赵六",
+    assert right["person"] == {"person_id": process_index().person_id("01", id_number(4)), "cert_type": "01",
+                               "cert_no": id_number(4)[:6] + "********" + id_number(4)[-4:], "name": "赵六",
                                "gender": "1", "birth_date": "1990-01-01", "nation": "01"}
     text = repr(right)
-    for secret in ("丰泽社区", "13800138000", "泉州市丰泽区", "unit"):
+    for secret in ("丰泽社区", "13800138000", "泉州市丰泽区", "unit", id_number(4)):
         assert secret not in text
 
 

@@ -6,16 +6,19 @@ import {
   clearErrors, dataTable, errorBlock, field, fmtDateTime, formValues, h, loadingBlock, modal, pager, replace,
   select, setFieldErrors, toast,
 } from "./dom.js";
+import { personLink } from "./people.js";
 
 export function batchTypeLabel(type) {
   return label(BATCH_TYPES, type);
 }
 
+// The rejected rows, 证件号码 masked (the failures file has them whole); a
+// name opens the person when the row names one of this unit.
 export function failuresTable(failures) {
   return dataTable([
     { title: "行号", render: (f) => String(f.row ?? "") },
     { title: "证件号码", key: "cert_no", class: "mono" },
-    { title: "姓名", key: "name" },
+    { title: "姓名", render: (f) => personLink(f) },
     { title: "失败原因", key: "reason" },
   ], failures, { empty: "没有失败数据", caption: "失败数据" });
 }

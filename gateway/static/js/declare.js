@@ -131,8 +131,18 @@ export function lookupForm({ onResult, submitText = "查询", initial = {} }) {
       button.textContent = submitText;
     }
   });
-  // Opened from 人员列表 with the person given: look them up at once.
-  if (initial.cert_type && initial.cert_no && initial.name) {
+  // Opened from a person's details (人员列表) with the person's id: the
+  // person's full values fill the form, and the lookup runs at once.
+  if (initial.person_id) {
+    api("GET", `/api/residents/p/${encodeURIComponent(initial.person_id)}`)
+      .then((p) => {
+        certType.value = p.cert_type;
+        certNo.value = p.cert_no;
+        name.value = p.name;
+        if (form.requestSubmit) form.requestSubmit(); else button.click();
+      })
+      .catch((err) => showFormError(form, err));
+  } else if (initial.cert_type && initial.cert_no && initial.name) {
     setTimeout(() => (form.requestSubmit ? form.requestSubmit() : button.click()));
   } else {
     setTimeout(() => certNo.focus());

@@ -1,5 +1,8 @@
 // How persons and declaration records are shown: field labels, coded values
-// as their labels, the record columns and the record detail popup.
+// as their labels, the record columns, the record detail popup and the
+// person popup. Lists show 证件号码 and 联系电话 masked (as the API gives
+// them); a person opens by the opaque `person_id` of a list line, with full
+// values (GET /api/residents/p/{person_id}).
 import { api } from "./api.js";
 import {
   ACTIONS, BUSINESS_TYPES, CATEGORIES, CERT_TYPES, GENDERS, NATIONS, STATUSES, SUSPEND_REASONS, label,
@@ -74,7 +77,7 @@ export function businessLabel(type) {
 }
 
 export const PERSON_ORDER = ["cert_type", "cert_no", "name", "gender", "birth_date", "nation", "category", "phone", "hukou_address", "address", "remark"];
-const SKIP = new Set(["before", "after", "changes", "person", "data", "history", "unit", "failures", "labels", "name_matches"]);
+const SKIP = new Set(["before", "after", "changes", "person", "data", "history", "unit", "failures", "labels", "name_matches", "person_id"]);
 
 // A <dl> of `obj`'s fields: the known ones in order, then any others.
 export function detailList(obj, order = []) {
@@ -123,10 +126,20 @@ export function openRecord(recordId) {
     .catch((err) => replace(body, errorBlock(err)));
 }
 
+// A person's name in a list: a link that opens the person (when the line
+// names one), else the name as text.
+export function personLink(item) {
+  if (!item.person_id) return item.name || "";
+  return h("button", {
+    type: "button", class: "btn-link", onclick: () => openPerson(item.person_id),
+    "aria-label": `查看${item.name || ""}的个人信息`,
+  }, item.name || "—");
+}
+
 export function recordColumns({ withDetail = true } = {}) {
   const cols = [
     { title: "申报时间", render: (r) => fmtDateTime(r.declared_at), class: "nowrap" },
-    { title: "姓名", key: "name" },
+    { title: "姓名", render: (r) => personLink(r) },
     { title: "证件类型", render: (r) => label(CERT_TYPES, r.cert_type) },
     { title: "证件号码", key: "cert_no", class: "mono" },
     { title: "业务类型", render: (r) => businessLabel(r.business_type) },
@@ -151,7 +164,34 @@ export const HISTORY_KINDS = {
   transfer_out: "调出（在其他单位参保）",
 };
 
-// A person's history in this unit (GET /api/residents/{type}/{no}).
+// One person of the unit, opened by the `person_id` of a list line: full
+// values and the history in this unit; then 变更信息, 暂停参保 or 恢复参保
+// open with the id (the person's number never goes into the address).
+// A person who is no longer in this unit is "not found".
+export function openPerson(personId) {
+  const body = h("div", null, loadingBlock());
+  const m = modal({ title: "个人信息", content: body, wide: true, actions: [{ text: "关闭", primary: true }] });
+  api("GET", `/api/residents/p/${encodeURIComponent(personId)}`)
+    .then((person) => {
+      const q = `person_id=${encodeURIComponent(personId)}`;
+      const actions = [
+        ["变更信息", "change"],
+        ...(person.status === "active" ? [["暂停参保", "suspension"]] : []),
+        ...(person.status === "suspended" ? [["恢复参保", "enrolment"]] : []),
+      ];
+      m.footer.prepend(...actions.map(([text, screen]) => h("button", {
+        type: "button", class: "btn", onclick: () => { m.close(); location.hash = `#/declare/${screen}?${q}`; },
+      }, text)));
+      replace(body,
+        detailList(person, [...PERSON_ORDER, "status", "since", "suspension_reason"]),
+        h("h3", { class: "sub-title" }, "参保记录"),
+        historyTable(person.history || []));
+    })
+    .catch((err) => replace(body, errorBlock(err)));
+  return m;
+}
+
+// A person's history in this unit (GET /api/residents/p/{person_id}).
 export function historyTable(history) {
   return dataTable([
     { title: "时间", render: (x) => fmtDateTime(x.occurred_at), class: "nowrap" },

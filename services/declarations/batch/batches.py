@@ -304,9 +304,18 @@ def _failure(row, refused):
 def result(batch, tz, duplicate=False, with_failures=True):
     out = summary(batch, tz)
     if with_failures and out["status"] == "done":
-        out["failures"] = [{k: f.get(k) for k in ("row", "cert_no", "name", "reason")}
-                           for f in batch.failures or []]
+        out["failures"] = [_failure_out(f) for f in batch.failures or []]
     out["duplicate"] = duplicate
+    return out
+
+
+def _failure_out(failure):
+    """A failed row as the API gives it: with the type of its certificate
+    (resolved from what was typed; None when it names none), which the
+    gateway needs for the person's opaque id beside the masked number."""
+    out = {k: failure.get(k) for k in ("row", "cert_no", "name", "reason")}
+    typed = (failure.get("values") or {}).get("cert_type")
+    out["cert_type"] = codes.resolve(codes.CERT_TYPES, typed) if typed else None
     return out
 
 

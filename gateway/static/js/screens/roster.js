@@ -1,11 +1,12 @@
-// 居民业务办理 → 人员列表: the unit's roster on entry; exact search by 证件号码
-// and 姓名; personal details; 【下载】 the roster as Excel.
+// 居民业务办理 → 人员列表: the unit's roster on entry, 证件号码 and 联系电话
+// masked; exact search by the full 证件号码 and 姓名; 详情 opens the person by
+// its person_id with full values; 【下载】 the roster as Excel (full values).
 import { api, download } from "../api.js";
 import { CATEGORIES, CERT_TYPES, GENDERS, STATUSES, label } from "../codes.js";
 import {
-  dataTable, errorBlock, field, fmtDate, fmtDay, formValues, h, loadingBlock, modal, pager, replace, select, toast,
+  dataTable, errorBlock, field, fmtDay, formValues, h, loadingBlock, pager, replace, select, toast,
 } from "../dom.js";
-import { PERSON_ORDER, detailList, historyTable } from "../people.js";
+import { openPerson } from "../people.js";
 import { normalizeCertNo } from "../validate.js";
 
 function statusBadge(status) {
@@ -40,14 +41,13 @@ export function render(root) {
           { title: "证件类型", render: (p) => label(CERT_TYPES, p.cert_type) },
           { title: "证件号码", key: "cert_no", class: "mono" },
           { title: "性别", render: (p) => label(GENDERS, p.gender) },
-          { title: "出生日期", render: (p) => fmtDate(p.birth_date), class: "nowrap" },
           { title: "人员类别", render: (p) => label(CATEGORIES, p.category) },
-          { title: "联系电话", key: "phone" },
+          { title: "联系电话", key: "phone", class: "mono" },
           { title: "参保状态", render: (p) => statusBadge(p.status) },
           { title: "状态起始日期", render: (p) => fmtDay(p.since), class: "nowrap" },
           {
             title: "操作", class: "nowrap",
-            render: (p) => h("button", { type: "button", class: "btn-link", onclick: () => openPerson(p), "aria-label": `查看${p.name}的个人信息` }, "详情"),
+            render: (p) => h("button", { type: "button", class: "btn-link", onclick: () => openPerson(p.person_id), "aria-label": `查看${p.name}的个人信息` }, "详情"),
           },
         ], data.items, { empty: Object.keys(filters).length ? "没有找到符合条件的人员" : "本单位暂无参保人员", caption: "参保人员名单" }),
         pager({ page, size, total: data.total, onChange: (p, s) => { page = p; size = s; load(); } }));
@@ -78,28 +78,4 @@ export function render(root) {
   });
   root.append(h("div", { class: "card" }, form, list));
   load();
-}
-
-function openPerson(p) {
-  const body = h("div", null, loadingBlock());
-  const q = `cert_type=${encodeURIComponent(p.cert_type)}&cert_no=${encodeURIComponent(p.cert_no)}&name=${encodeURIComponent(p.name)}`;
-  const m = modal({
-    title: "个人信息", content: body, wide: true,
-    actions: [
-      { text: "变更信息", onClick: (close) => { close(); location.hash = `#/declare/change?${q}`; } },
-      ...(p.status === "active" ? [{ text: "暂停参保", onClick: (close) => { close(); location.hash = `#/declare/suspension?${q}`; } }] : []),
-      ...(p.status === "suspended" ? [{ text: "恢复参保", onClick: (close) => { close(); location.hash = `#/declare/enrolment?${q}`; } }] : []),
-      { text: "关闭", primary: true },
-    ],
-  });
-  api("GET", `/api/residents/${encodeURIComponent(p.cert_type)}/${encodeURIComponent(p.cert_no)}`)
-    .then((person) => {
-      const history = person.history || [];
-      replace(body,
-        detailList({ ...p, ...person }, [...PERSON_ORDER, "status", "since", "suspension_reason"]),
-        h("h3", { class: "sub-title" }, "参保记录"),
-        historyTable(history));
-    })
-    .catch((err) => replace(body, errorBlock(err)));
-  return m;
 }
