@@ -40,11 +40,42 @@ def engine_for(service):
 
 
 def create_schemas():
+    """Every service's tables; an existing database made by an older
+    version (a table lacking a column the code now reads) stops make run
+    with what to do, rather than failing later inside a service."""
+    stale = []
     for service in SERVICES:
         models = importlib.import_module(f"services.{service}.models")
         engine = engine_for(service)
         models.Base.metadata.create_all(engine)
+        stale += [(service, engine.url.render_as_string(hide_password=True), table, columns)
+                  for table, columns in missing_columns(engine, models.Base.metadata)]
         engine.dispose()
+    if stale:
+        for service, url, table, columns in stale:
+            print(f"{service}: {url}: table {table} lacks {', '.join(columns)}", file=sys.stderr)
+        sys.exit("These databases were made by an older version of the suite. For the embedded "
+                 "defaults, `make clean` removes them (the demo data is seeded again at the next "
+                 "`make run`); a database to keep is upgraded with `python -m deploy.migrate upgrade`.")
+
+
+def missing_columns(engine, metadata):
+    """[(table, [column, ...])] of the tables in `metadata` that exist in
+    the database without some of their columns (create_all adds tables,
+    never columns)."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(engine)
+    existing = set(inspector.get_table_names())
+    found = []
+    for table in metadata.sorted_tables:
+        if table.name not in existing:
+            continue
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        lacking = [c.name for c in table.columns if c.name not in have]
+        if lacking:
+            found.append((table.name, lacking))
+    return found
 
 
 def seed_auth(demo_password, admin_passwords, totp_secret=None):
