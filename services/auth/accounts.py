@@ -244,7 +244,8 @@ def _set_password(store, row, password_hash, now, must_change):
     store.add_password_history(row.id, password_hash, now)
 
 
-_TEMP_ALPHABETS = ("ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnpqrstuvwxyz", "23456789", "@#%+=!")
+# (no symbol a spreadsheet takes for a formula start: see generate_password in units.py)
+_TEMP_ALPHABETS = ("ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnpqrstuvwxyz", "23456789", "#%!*?")
 
 
 def temporary_password(length=12):

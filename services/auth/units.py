@@ -43,7 +43,10 @@ DISABLED = "该单位账号已停用，请联系医保经办机构"
 
 
 def generate_password():
-    alphabet = string.ascii_letters + string.digits + "@#%+=?"
+    # no "=", "+", "-" or "@": a value starting with one is written to a
+    # workbook as text behind a quote (common/sheets.py), and the password
+    # the operator downloads would not be the one that signs in
+    alphabet = string.ascii_letters + string.digits + "#%?!*"
     while True:
         pw = "".join(secrets.choice(alphabet) for _ in range(GENERATED_LENGTH))
         classes = (set(pw) & set(string.ascii_lowercase), set(pw) & set(string.ascii_uppercase),

@@ -172,3 +172,20 @@ def test_the_failures_file_can_be_corrected_and_imported_again(store):
 def test_a_file_without_the_columns_is_refused_whole(store):
     with pytest.raises(InvalidInput):
         units.import_units(store, sheets.build(["名称"], [["x"]]), "admin", T0)
+
+
+def test_a_generated_password_is_downloaded_as_it_signs_in():
+    """A password starting with a formula character would be written to the
+    credentials workbook behind a quote: the one downloaded would not sign in."""
+    import io
+
+    import openpyxl
+
+    from common import sheets
+    from services.auth import accounts as account_rules
+
+    passwords = [units.generate_password() for _ in range(500)] + [
+        account_rules.temporary_password() for _ in range(500)]
+    assert not [p for p in passwords if p.startswith(("=", "+", "-", "@"))]
+    book = openpyxl.load_workbook(io.BytesIO(sheets.build(["密码"], [[p] for p in passwords[:50]])))
+    assert [row[0] for row in book.active.iter_rows(min_row=2, values_only=True)] == passwords[:50]
