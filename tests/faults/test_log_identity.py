@@ -17,11 +17,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests import waiting
 from tests.factories import enrolment
 from tests.faults.conftest import fold, listed, listed_key, read_log
 from tests.suite import ADMIN_PASSWORD, ROOT, metric, start_suite
@@ -48,11 +48,7 @@ def roster_checkpoint(suite):
 
 
 def wait_until(condition, message, cap=300):
-    deadline = time.monotonic() + cap
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message() if callable(message) else message} (after {cap} s)")
-        time.sleep(0.1)
+    waiting.wait_until(condition, message, cap, interval=0.1)
 
 
 def answering(suite, path="/healthz"):

@@ -10,7 +10,6 @@ import io
 import itertools
 import random
 import re
-import time
 import uuid
 from datetime import date
 
@@ -19,7 +18,7 @@ from openpyxl import load_workbook
 
 from common.protect import mask_cert_no, mask_phone
 from common.rpc.client import RpcClient
-from tests import fixtures_xlsx as fx
+from tests import fixtures_xlsx as fx, waiting
 from tests.factories import enrolment
 from tests.suite import AUDITOR_PASSWORD
 
@@ -49,13 +48,7 @@ def enrol(suite, unit, body):
 
 
 def wait_until(check, what, cap=60):
-    deadline = time.monotonic() + cap
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} (after {cap} s)"
-        time.sleep(0.05)
+    return waiting.wait_until(check, what, cap, interval=0.05)
 
 
 def on_roster(suite, unit, person):

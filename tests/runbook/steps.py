@@ -5,7 +5,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -14,6 +13,7 @@ from sqlalchemy import create_engine, text
 from tests.factories import enrolment
 from tests.faults.conftest import listed_key
 from tests.suite import ROOT, metric
+from tests.waiting import wait_until  # noqa: F401 - the runbook tests take it from here
 
 
 def run(suite, *args, env=None, input=None):
@@ -22,15 +22,6 @@ def run(suite, *args, env=None, input=None):
                           capture_output=True, text=True, timeout=600, input=input)
 
 
-def wait_until(condition, message, cap=300):
-    deadline = time.monotonic() + cap
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message() if callable(message) else message} (after {cap} s)")
-        time.sleep(0.2)
 
 
 def scalar(suite, service, sql):
