@@ -48,6 +48,9 @@ def _sqlite_tuning(engine, immediate):
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Freed pages are zeroed: a deleted or replaced row (a batch's file,
+        # a value before encryption) leaves no text behind in the file.
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -131,15 +134,23 @@ class Database(DependencyProvider):
     The engine is created at container setup, never at import.
     """
 
-    def __init__(self, store_cls, url_key="DATABASE_URL", immediate=False):
+    def __init__(self, store_cls, url_key="DATABASE_URL", immediate=False, protected=False):
         self.store_cls = store_cls
         self.url_key = url_key
         self.immediate = immediate
+        self.protected = protected
         self.sessions = weakref.WeakKeyDictionary()
 
     def setup(self):
         self.engine = make_engine(self.container.config[self.url_key], immediate=self.immediate)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        if self.protected:
+            # The store holds personal fields (docs/protection.md): its keys
+            # are checked and its data key made now, so a missing or wrong
+            # key stops the service at start-up.
+            from common.protect.runtime import protection
+
+            protection(self.engine)
 
     def stop(self):
         self.engine.dispose()

@@ -160,6 +160,12 @@ class FieldProtector:
                 self._current = row.dek_id
             return self._current, self._deks[self._current]
 
+    def ensure_data_key(self) -> str:
+        """The data key new values are encrypted with, made now if the store
+        has none. Called at start-up, outside any transaction: making a key
+        writes to the store's table in a transaction of its own."""
+        return self._current_dek()[0]
+
     def new_data_key(self) -> str:
         """Start a new data key for new values (older values keep theirs)."""
         with self._lock:

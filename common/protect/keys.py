@@ -179,12 +179,19 @@ def dev_key_file(var_dir: str) -> str:
             "active": "dev1",
             "index_key": "devidx1:" + base64.b64encode(secrets.token_bytes(INDEX_KEY_BYTES)).decode(),
         }, indent=1)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process of `make run` wrote it first
-            return path
+        # Written whole under a private name, then linked into place: a
+        # process starting at the same moment sees no file or the whole one,
+        # never a half-written one; the first link wins.
+        tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(content + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process of `make run` wrote it first
+            pass
+        finally:
+            os.unlink(tmp)
     return path
 
 

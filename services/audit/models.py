@@ -5,6 +5,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from common.protect.sql import data_keys_table
+
 
 class Base(DeclarativeBase):
     pass
@@ -62,3 +64,8 @@ class ArchiveFile(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
     sha256: Mapped[str] = mapped_column(String(64))
     archived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The store's data keys, wrapped by master keys that never enter the database
+# (common/protect/sql.py, docs/protection.md).
+DataKeys = data_keys_table(Base.metadata)

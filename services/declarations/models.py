@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from common.protect.sql import data_keys_table
+
 # SQLite only makes an INTEGER PRIMARY KEY the row id (fast, compact);
 # PostgreSQL gets a 64-bit position.
 Position = BigInteger().with_variant(Integer, "sqlite")
@@ -397,3 +399,8 @@ CAMPAIGN_PROJECTIONS = (CampaignDay.__table__, CampaignMonth.__table__, Campaign
                         CampaignReason.__table__, CampaignYear.__table__, CampaignYearReason.__table__)
 
 PROJECTIONS = PROJECTIONS + CAMPAIGN_PROJECTIONS
+
+
+# The store's data keys, wrapped by master keys that never enter the database
+# (common/protect/sql.py, docs/protection.md).
+DataKeys = data_keys_table(Base.metadata)

@@ -4,6 +4,7 @@ applied (written in the same transaction as the rows it explains)."""
 from datetime import date, datetime
 
 from sqlalchemy import JSON, BigInteger, Date, DateTime, Index, Integer, String
+from common.protect.sql import data_keys_table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -108,3 +109,8 @@ class FollowedLog(Base):
     log_id: Mapped[str] = mapped_column(String(36))
     epoch: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The store's data keys, wrapped by master keys that never enter the database
+# (common/protect/sql.py, docs/protection.md).
+DataKeys = data_keys_table(Base.metadata)
