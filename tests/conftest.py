@@ -54,3 +54,21 @@ def sqlite_url(tmp_path):
 def postgres_url():
     with postgres_database() as url:
         yield url
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that ran a suite gets the end of each of its processes'
+    logs in its report: the suite's temporary directory, logs included, is
+    deleted when the test ends, and a failure seen once on a loaded machine
+    must be explainable from CI's output alone."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed:
+        return
+    from tests.suite import Suite  # imported late: the unit tests need no broker client
+
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, Suite):
+            tails = "\n".join(value.log_tail(name, 30) for name in sorted(value.commands))
+            report.sections.append((f"suite process logs ({report.when})", tails))

@@ -4,7 +4,9 @@
 Each write is one `with store.unit_of_work(): ... store.commit()`, each read
 a `with store.reading():` (common.db.UnitOfWork); argon2 (tens of
 milliseconds) runs between them, never inside a transaction."""
+import dataclasses
 import hashlib
+import logging
 import os
 import secrets
 from datetime import timedelta
@@ -18,6 +20,8 @@ from common.credit_code import normalise as normalise_credit_code
 from common.errors import Conflict, Forbidden, InvalidInput, Locked, NotFound, TooManyRequests, Unauthorized
 from services.auth import rules
 from services.auth.store import account_taken, aware, credit_code_taken, utcnow
+
+log = logging.getLogger(__name__)
 
 hasher = PasswordHasher()
 # Verified against when the account does not exist, so both paths cost the same.
@@ -384,6 +388,23 @@ def totp_step(secret, code, now, last_counter, policy=None):
     return rules.totp_match(totp.generate_otp, (code or "").strip(), totp.timecode(now), last_counter, policy)
 
 
+def _log_refused_code(row, code, now, policy):
+    """Why a code was refused, for ops (a clock off by minutes, a code used
+    twice): the step it belongs to relative to now and to the last one used,
+    looked for within ten steps; never the code itself."""
+    totp = pyotp.TOTP(row.totp_secret, interval=policy.totp_step)
+    counter = totp.timecode(now)
+    found = next((c for c in range(counter - 10, counter + 11) if rules.totp_match(
+        totp.generate_otp, code, c, None, dataclasses.replace(policy, totp_window=0)) is not None), None)
+    if found is None:
+        log.info("second-factor code refused for %s: not a code of the last or next 10 steps", row.account)
+    else:
+        last = row.totp_last_counter
+        log.info("second-factor code refused for %s: a code of step now%+d (window ±%d), last step used now%s",
+                 row.account, found - counter, policy.totp_window,
+                 "-none" if last is None else f"{last - counter:+d}")
+
+
 def enrol(store, mfa_token, now, policy=None):
     """A new second factor for the account of a pending sign-in that has
     none: {secret, otpauth_uri, recovery_codes}. It takes effect when the
@@ -431,6 +452,8 @@ def verify_mfa(store, mfa_token, code, address, now, ttl, limits=rules.RATE_LIMI
             step = totp_step(row.totp_secret, code, now, row.totp_last_counter, policy)
             if step is not None:
                 ok, row.totp_last_counter = True, step
+            else:
+                _log_refused_code(row, code, now, policy)
         else:
             used = store.unused_recovery_code(row.id, _sha256(rules.normalise_recovery_code(code)))
             if used is not None:
