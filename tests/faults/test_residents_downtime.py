@@ -12,11 +12,11 @@ land in however fast the machine is."""
 import os
 import signal
 import sqlite3
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests import waiting
 from tests.factories import enrolment
 from tests.faults.conftest import fold, listed, listed_key, read_log
 from tests.suite import ADMIN_PASSWORD, start_suite
@@ -66,11 +66,7 @@ def residents_checkpoint(suite):
 def wait_until(condition, message, cap):
     """Poll `condition` until true; fail after `cap` seconds with `message`
     (a string or a function that returns one)."""
-    deadline = time.monotonic() + cap
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message() if callable(message) else message} (after {cap} s)")
-        time.sleep(0.01)
+    return waiting.wait_until(condition, message, cap, interval=0.01)
 
 
 def roster_of(suite, unit):

@@ -8,7 +8,6 @@ that find nothing for anyone), and every unit GET operation is named below
 as one that shows a unit its own data or one that holds no unit's data."""
 import io
 import re
-import time
 import uuid
 import zipfile
 from datetime import date
@@ -16,7 +15,7 @@ from datetime import date
 import openpyxl
 import pytest
 
-from tests import fixtures_xlsx as fx
+from tests import fixtures_xlsx as fx, waiting
 
 PUBLIC = {
     ("post", "/api/auth/login"), ("get", "/healthz"), ("get", "/readyz"),
@@ -140,10 +139,7 @@ def numbers(value):
 
 
 def wait_for(check, message, cap=60):
-    deadline = time.monotonic() + cap
-    while not check():
-        assert time.monotonic() < deadline, f"{message} (after {cap} s)"
-        time.sleep(0.2)
+    return waiting.wait_until(check, message, cap)
 
 
 def test_unit_a_never_sees_unit_b_data(suite, fresh_unit, other_unit):

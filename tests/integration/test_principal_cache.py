@@ -7,7 +7,6 @@ which a loaded machine may delay by seconds, so the tests wait for the
 eviction itself with a generous cap (WAIT_CAP). The caches keep a principal
 for an hour (TTL), far beyond the cap, so only the revocation can explain
 an eviction."""
-import time
 
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -18,6 +17,7 @@ from services.auth import accounts
 from services.auth.models import Base
 from services.auth.service import AuthService
 from services.auth.store import AuthStore
+from tests import waiting
 
 PASSWORD = "Seaside#2026"
 TTL = 3600  # seconds a cache keeps a principal: longer than any wait below
@@ -58,10 +58,7 @@ class Fetcher:
 
 def wait_until(condition, message, cap=WAIT_CAP):
     """Poll `condition` until true; fail with `message` after `cap` seconds."""
-    deadline = time.monotonic() + cap
-    while not condition():
-        assert time.monotonic() < deadline, f"{message} (after {cap} s)"
-        time.sleep(0.01)
+    return waiting.wait_until(condition, message, cap, interval=0.01)
 
 
 def wait_refused(cache, token, fetch):

@@ -2,7 +2,6 @@
 and broker: duplicates applied once, gaps filled from the log, and after
 downtime everything published meanwhile applied, each event once."""
 import threading
-import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ from services.declarations.models import Base
 from services.declarations.relay import OutboxRelay
 from services.declarations.relay_store import RelayStore
 from services.declarations.store import DeclarationsStore
+from tests import waiting
 from tests.factories import enrolment
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -92,11 +92,8 @@ class Running:
         self.connection.release()
 
 
-def wait_for(check, timeout=60):
-    deadline = time.time() + timeout
-    while not check():
-        assert time.time() < deadline, "condition not met in time"
-        time.sleep(0.05)
+def wait_for(check, timeout=120):
+    return waiting.wait_until(check, "condition not met in time", timeout, interval=0.05)
 
 
 def test_after_downtime_the_consumer_applies_what_was_published_meanwhile_once(

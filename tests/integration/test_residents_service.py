@@ -3,7 +3,6 @@ service and outbox relay: declarations reach the roster, a unit reads only its
 own roster over RPC, and a residents instance that starts late catches up."""
 import base64
 import io
-import time
 
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -15,6 +14,7 @@ from services.declarations.relay import OutboxRelay
 from services.declarations.service import DeclarationsService
 from services.residents.models import Base as ResidentsBase
 from services.residents.service import ResidentsService
+from tests import waiting
 from tests.factories import enrolment, id_number
 
 U = {"id": 1, "name": "东海社区居民委员会", "credit_code": "91350503MA2Y8K3Q0A"}
@@ -59,14 +59,8 @@ def residents(configs):
         yield proxy
 
 
-def wait_for(check, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+def wait_for(check, timeout=120):
+    return waiting.wait_until(check, "condition not met in time", timeout, interval=0.05)
 
 
 def test_an_enrolment_reaches_the_units_roster(platform, declarations, residents):

@@ -7,7 +7,6 @@ is one trace too, with a span per phase. And with the variables unset,
 nothing is set up."""
 import gzip
 import threading
-import time
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,7 +14,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from common import tracing
-from tests import fixtures_xlsx as fx
+from tests import fixtures_xlsx as fx, waiting
 from tests.factories import enrolment
 from tests.suite import ADMIN_PASSWORD, start_suite
 
@@ -79,14 +78,7 @@ class Collector:
 
 
 def wait_for(check, message, cap=120):
-    deadline = time.monotonic() + cap
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message() if callable(message) else message} (after {cap} s)")
-        time.sleep(0.2)
+    return waiting.wait_until(check, message, cap)
 
 
 @pytest.fixture(scope="module")
