@@ -26,7 +26,10 @@ Benchmarks and their same-run baselines:
 - export (bench_export): export of 50,000 rows, time and peak memory /
   the same workbook written in process;
 - lag (bench_event_flow): commit -> roster delay at 200 declarations/s /
-  commit -> on the broker.
+  commit -> on the broker;
+- protect (bench_protect): SM4-GCM encrypt and decrypt of a field, the
+  blind index, the masks / orjson of the same person's fields (shown, no
+  target: the gateway, batch and rebuild figures above include the cost).
 """
 import argparse
 import json
@@ -37,7 +40,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ORDER = ("gateway", "gateway-pg", "batch", "eventstore", "rebuild", "export", "lag")
+ORDER = ("gateway", "gateway-pg", "batch", "eventstore", "rebuild", "export", "lag", "protect")
 
 
 def commands(quick):
@@ -52,6 +55,7 @@ def commands(quick):
         "rebuild": py + ["bench.bench_rebuild", "--events", "200000" if quick else "1000000"],
         "export": py + ["bench.bench_export", "--persons", "50000", "--searches", "50" if quick else "200"],
         "lag": py + ["bench.bench_event_flow", "--rate", "200", "--seconds", "10" if quick else "20"],
+        "protect": py + ["bench.bench_protect", "--rounds", "3" if quick else "5"],
     }
 
 
@@ -182,8 +186,17 @@ def parse_lag(out):
              "p99 < 1 s", p99 < 1000 and complete)]
 
 
+def parse_protect(out):
+    m = re.search(r"per person written .*?: ([\d.]+) µs; per person listed .*?: ([\d.]+) µs", out)
+    if not m:
+        return [("personal-field protection", "not measured", "-", None)]
+    return [("personal-field protection", f"{m[1]} µs per person written (3 encrypts + 1 blind index), "
+             f"{m[2]} µs per person listed (2 decrypts + masks)", "shown", None)]
+
+
 PARSERS = {"gateway": parse_gateway, "gateway-pg": parse_gateway_pg, "batch": parse_batch,
-           "eventstore": parse_eventstore, "rebuild": parse_rebuild, "export": parse_export, "lag": parse_lag}
+           "eventstore": parse_eventstore, "rebuild": parse_rebuild, "export": parse_export, "lag": parse_lag,
+           "protect": parse_protect}
 
 
 def main(argv=None):
