@@ -5,8 +5,9 @@ details and the export show full values, lists masked ones. A change of the
 blind-index key rebuilds the roster from the log; the migration encrypts an
 existing roster; the CLI rotates the data keys. On SQLite and PostgreSQL."""
 import io
+import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -190,7 +191,7 @@ def test_the_migration_encrypts_an_existing_roster_that_stays_searchable(db_url)
 
     migrate.upgrade("residents", db_url, PREVIOUS_HEAD)
     engine = make_engine(db_url)
-    at = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
     index = protection_index()
     with engine.begin() as conn:
         for n, (cert, unit, name, phone) in enumerate(((id_number(41), 1, "陈一", PHONES[0]),
@@ -213,7 +214,7 @@ def test_the_migration_encrypts_an_existing_roster_that_stays_searchable(db_url)
             " occurred_at, detail, projected_at) VALUES (4, 1, '01', :c, 'change', 'info_changed', 'e4', :at,"
             " :detail, :at)"),
             {"c": id_number(41), "at": at,
-             "detail": '{"before": {"address": "%s"}, "after": {"address": "%s"}}' % (ADDRESS, NEW_ADDRESS)})
+             "detail": json.dumps({"before": {"address": ADDRESS}, "after": {"address": NEW_ADDRESS}})})
         conn.execute(text("INSERT INTO residents_checkpoint (name, position, updated_at) "
                           "VALUES ('declarations', 4, :at)"), {"at": at})
     migrate.upgrade("residents", db_url)
@@ -264,3 +265,28 @@ def test_the_cli_rotates_and_lists_the_master_keys_of_the_roster_database(engine
     assert cli.main(["protect-rotate", "--database-url", url], out=lines.append) == 0
     assert lines[0] == f"active master key: {ring_key}"
     assert lines[1].startswith("data keys re-wrapped: 0") and lines[2] == "data keys already under it: 1"
+
+
+def test_the_migration_goes_back_to_plaintext_columns(db_url):
+    from alembic import command
+
+    from deploy import migrate
+
+    migrate.upgrade("residents", db_url)
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            feed.apply_in_order(RosterStore(session), persons_log().events, T0)
+        with engine.begin() as conn:
+            command.downgrade(migrate.alembic_config("residents", conn), PREVIOUS_HEAD)
+        with engine.connect() as conn:
+            rows = {r.cert_no: (r.phone, r.address) for r in conn.execute(
+                text("SELECT cert_no, phone, address FROM residents"))}
+            detail = conn.execute(text("SELECT detail FROM resident_history WHERE position = 4")).scalar()
+        assert rows[id_number(41)] == ("13512340000", NEW_ADDRESS) and rows[UPGRADED][0] == PHONES[1]
+        detail = json.loads(detail) if isinstance(detail, str) else detail
+        assert detail["after"] == {"address": NEW_ADDRESS, "phone": "13512340000"}
+        migrate.upgrade("residents", db_url)
+        assert migrate.differences("residents", db_url) == []
+    finally:
+        engine.dispose()
