@@ -48,7 +48,9 @@ class Resident(Base):
     # The opaque id list answers give to open the person (BlindIndex.person_id
     # of the key: an HMAC, so found only through this column).
     person_id: Mapped[str] = mapped_column(String(22))
-    cert_no_enc: Mapped[str] = mapped_column(String(120))
+    # 200: a number of 30 characters (identity.MAX_LENGTH), Chinese ones
+    # included (南字第...号: 3 bytes each), is a token of at most ~175.
+    cert_no_enc: Mapped[str] = mapped_column(String(200))
     __table_args__ = (
         Index("ix_residents_unit_since", "unit_id", "since", "status_position"),
         # No (unit_id, cert_no_bidx) index: a search by 证件号码 goes through

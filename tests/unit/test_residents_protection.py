@@ -290,3 +290,17 @@ def test_the_migration_goes_back_to_plaintext_columns(db_url):
         assert migrate.differences("residents", db_url) == []
     finally:
         engine.dispose()
+
+
+def test_a_number_of_thirty_chinese_characters_fits_its_token_column(engine):
+    """identity.MAX_LENGTH characters, each 3 bytes in UTF-8: the longest token
+    of a 证件号码 (PostgreSQL refuses a value too long for its column)."""
+    number = "南" * 30
+    log = LogBuilder()
+    event = log.enrol(1, number, "林五")
+    for part in (event["person"], event["data"]):
+        part["cert_type"] = "99"
+    with Session(engine) as session:
+        store = RosterStore(session)
+        assert feed.apply_in_order(store, log.events, T0) == (1, 1)
+        assert roster.person(store, 1, "99", number)["cert_no"] == number

@@ -156,7 +156,7 @@ def upgrade():
     op.add_column('residents', sa.Column('phone_enc', sa.String(length=120), nullable=True))
     op.add_column('residents', sa.Column('hukou_address_enc', sa.String(length=1000), nullable=True))
     op.add_column('residents', sa.Column('address_enc', sa.String(length=1000), nullable=True))
-    op.add_column('residents', sa.Column('cert_no_enc', sa.String(length=120), nullable=True))
+    op.add_column('residents', sa.Column('cert_no_enc', sa.String(length=200), nullable=True))
     op.add_column('resident_history', sa.Column('cert_no_bidx', sa.String(length=32), nullable=True))
     op.add_column('residents_checkpoint', sa.Column('index_key_id', sa.String(length=32), nullable=True))
 
@@ -180,7 +180,7 @@ def upgrade():
         if postgres:
             batch.drop_constraint('residents_pkey', type_='primary')
         batch.alter_column('cert_no_bidx', existing_type=sa.String(length=32), nullable=False)
-        batch.alter_column('cert_no_enc', existing_type=sa.String(length=120), nullable=False)
+        batch.alter_column('cert_no_enc', existing_type=sa.String(length=200), nullable=False)
         batch.create_primary_key('pk_residents', ['cert_type', 'cert_no_bidx'])
         for column in ('cert_no', 'phone', 'hukou_address', 'address'):
             batch.drop_column(column)
