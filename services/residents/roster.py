@@ -73,8 +73,9 @@ def person_dict(row, identity_only=False):
 
 
 def roster_item(row):
-    """A roster line (of a store.Person with cert_no and phone decrypted): the docs/api.md fields plus labels for display, the
-    证件号码 and 联系电话 masked, and the `person_id` that opens the person.
+    """A roster line (of a store.Person with cert_no and phone decrypted):
+    the docs/api.md fields plus labels for display, the 证件号码 and 联系电话
+    masked, and the `person_id` that opens the person.
     No birth date: with an ID number's first 6 and last 4 characters it
     would give back the 8 the mask hides."""
     return {

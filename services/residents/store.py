@@ -521,8 +521,9 @@ class RosterStore(UnitOfWork):
         """(total, rows of one page) of a unit's roster, newest first."""
         query = self._roster_query(unit_id, **filters)
         if filters.get("cert_no_bidx"):
-            # A handful of rows at most: found by the primary key and ordered here, so that no planner prefers walking the
-            # unit's whole roster in date order to avoid a sort.
+            # A handful of rows at most: found by the primary key and
+            # ordered here, so that no planner prefers walking the unit's
+            # whole roster in date order to avoid a sort.
             rows = sorted(self.session.scalars(query),
                           key=lambda r: (aware(r.since), r.status_position), reverse=True)
             return len(rows), rows[offset:offset + limit]
