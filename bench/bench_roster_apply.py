@@ -54,8 +54,9 @@ T0 = datetime(2023, 1, 1, tzinfo=timezone.utc)
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 NAMES = "甲乙丙丁戊己庚辛壬癸"
-# In the templates' names: a template of an older schema is not reused (v2: residents.person_id).
-TEMPLATE_SCHEMA = "v2"
+# In the templates' names: a template of an older schema is not reused (v2: residents.person_id;
+# v3: personal fields encrypted, cert_no_bidx).
+TEMPLATE_SCHEMA = "v3"
 
 
 def cert_no(i):
@@ -74,16 +75,26 @@ def unit_of(i, persons):
     return 2 + (i % (units - 1))
 
 
-def person_row(i, persons, index):
+def person_row(i, persons, protected):
+    """A residents row in the order of RESIDENT_COLUMNS, its personal fields
+    encrypted with the template database's own data key."""
+    from services.residents.store import RESIDENT_COLUMNS
+
     since = T0 + timedelta(seconds=i)
     number = cert_no(i)
     born = number[6:14]
-    return (
-        "01", number, unit_of(i, persons), "居民" + NAMES[i % 10] + NAMES[(i // 10) % 10],
-        "1" if i % 2 else "2", f"{born[:4]}-{born[4:6]}-{born[6:]}", "01", "11",
-        f"139{i % 100_000_000:08d}", "福建省泉州市丰泽区东海街道", "福建省泉州市丰泽区", None,
-        "active", since, i + 1, None, i + 1, index.person_id("01", number),
-    )
+    index, encrypt = protected.index, protected.fields.encrypt
+    values = {
+        "cert_type": "01", "cert_no_bidx": index.cert_no("01", number), "unit_id": unit_of(i, persons),
+        "name": "居民" + NAMES[i % 10] + NAMES[(i // 10) % 10], "gender": "1" if i % 2 else "2",
+        "birth_date": f"{born[:4]}-{born[4:6]}-{born[6:]}", "nation": "01", "category": "11",
+        "phone_enc": encrypt("phone", f"139{i % 100_000_000:08d}"),
+        "hukou_address_enc": encrypt("hukou_address", "福建省泉州市丰泽区东海街道"),
+        "address_enc": encrypt("address", "福建省泉州市丰泽区"), "remark": None, "status": "active",
+        "since": since, "status_position": i + 1, "suspension_reason": None, "updated_position": i + 1,
+        "person_id": index.person_id("01", number), "cert_no_enc": encrypt("cert_no", number),
+    }
+    return tuple(values[c] for c in RESIDENT_COLUMNS)
 
 
 # -- the template databases ---------------------------------------------------
@@ -129,25 +140,26 @@ def fill_postgres(name, persons):
     with engine.begin() as conn:
         for index in indexes:
             conn.exec_driver_sql(f"DROP INDEX {index.name}")
+    from common.protect.runtime import protection
+    from services.residents.store import RESIDENT_COLUMNS
+    # The keys the apply's child process uses too (the same environment); the
+    # template's own data key, made now and copied with the template.
+    protected = protection(engine)
     raw = engine.raw_connection()
     try:
         cur = raw.driver_connection.cursor()
-        from common.protect import process_index
-        index = process_index()  # the key the apply's child process uses too (the same environment)
-        columns = ("cert_type, cert_no, unit_id, name, gender, birth_date, nation, category, phone, "
-                   "hukou_address, address, remark, status, since, status_position, suspension_reason, "
-                   "updated_position, person_id")
-        with cur.copy(f"COPY residents ({columns}) FROM STDIN") as copy:
+        with cur.copy(f"COPY residents ({', '.join(RESIDENT_COLUMNS)}) FROM STDIN") as copy:
             for i in range(persons):
-                copy.write_row(person_row(i, persons, index))
-        with cur.copy("COPY resident_history (position, unit_id, cert_type, cert_no, kind, event_type, "
+                copy.write_row(person_row(i, persons, protected))
+        with cur.copy("COPY resident_history (position, unit_id, cert_type, cert_no_bidx, kind, event_type, "
                       "event_id, occurred_at, record_id, batch_no, detail, projected_at) FROM STDIN") as copy:
             for i in range(persons):
                 at = T0 + timedelta(seconds=i)
-                copy.write_row((i + 1, unit_of(i, persons), "01", cert_no(i), "new_enrolment",
-                                "resident_enrolled", f"fill-{i + 1}", at, f"fill-{i + 1}", None, "{}", at))
-        cur.execute("INSERT INTO residents_checkpoint (name, position, updated_at) VALUES ('declarations', %s, now())",
-                    (persons,))
+                copy.write_row((i + 1, unit_of(i, persons), "01", protected.index.cert_no("01", cert_no(i)),
+                                "new_enrolment", "resident_enrolled", f"fill-{i + 1}", at, f"fill-{i + 1}", None,
+                                "{}", at))
+        cur.execute("INSERT INTO residents_checkpoint (name, position, updated_at, index_key_id) "
+                    "VALUES ('declarations', %s, now(), %s)", (persons, protected.index.key_id))
         if _has_table(cur, "residents_unit_versions"):
             cur.execute("INSERT INTO residents_unit_versions (unit_id, position) "
                         "SELECT unit_id, max(position) FROM resident_history GROUP BY unit_id")
@@ -177,22 +189,29 @@ def fill_sqlite(path, persons):
     started = time.monotonic()
     if os.path.exists(path):
         os.remove(path)
+    from common.protect.runtime import forget, protection
+    from services.residents.store import RESIDENT_COLUMNS
+
     engine = make_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
+    protected = protection(engine)  # the template's own data key, made now
+    forget(engine)
     engine.dispose()
-    from common.protect import process_index
-    index = process_index()
+    since = RESIDENT_COLUMNS.index("since")
     db = sqlite3.connect(path)
-    db.executemany("INSERT INTO residents VALUES (" + ",".join("?" * 18) + ")",
-                   ((*r[:13], r[13].isoformat(sep=" "), *r[14:]) for r in
-                    (person_row(i, persons, index) for i in range(persons))))
-    db.executemany("INSERT INTO resident_history (position, unit_id, cert_type, cert_no, kind, event_type, "
+    db.executemany(f"INSERT INTO residents ({', '.join(RESIDENT_COLUMNS)}) VALUES ("
+                   + ",".join("?" * len(RESIDENT_COLUMNS)) + ")",
+                   ((*r[:since], r[since].isoformat(sep=" "), *r[since + 1:]) for r in
+                    (person_row(i, persons, protected) for i in range(persons))))
+    db.executemany("INSERT INTO resident_history (position, unit_id, cert_type, cert_no_bidx, kind, event_type, "
                    "event_id, occurred_at, record_id, batch_no, detail, projected_at) "
                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                   ((i + 1, unit_of(i, persons), "01", cert_no(i), "new_enrolment", "resident_enrolled",
-                     f"fill-{i + 1}", (T0 + timedelta(seconds=i)).isoformat(sep=" "), f"fill-{i + 1}", None,
-                     "{}", (T0 + timedelta(seconds=i)).isoformat(sep=" ")) for i in range(persons)))
-    db.execute("INSERT INTO residents_checkpoint VALUES ('declarations', ?, ?)", (persons, T0.isoformat(sep=" ")))
+                   ((i + 1, unit_of(i, persons), "01", protected.index.cert_no("01", cert_no(i)), "new_enrolment",
+                     "resident_enrolled", f"fill-{i + 1}", (T0 + timedelta(seconds=i)).isoformat(sep=" "),
+                     f"fill-{i + 1}", None, "{}", (T0 + timedelta(seconds=i)).isoformat(sep=" "))
+                    for i in range(persons)))
+    db.execute("INSERT INTO residents_checkpoint (name, position, updated_at, index_key_id) VALUES "
+               "('declarations', ?, ?, ?)", (persons, T0.isoformat(sep=" "), protected.index.key_id))
     db.execute("INSERT INTO residents_unit_versions SELECT unit_id, max(position) FROM resident_history "
                "GROUP BY unit_id")
     db.commit()
@@ -362,13 +381,16 @@ def child(args):
 
         store = RosterStore(session)
         found = {}
-        keys = [("01", cert_no(i)) for i in state]
+        # The person key: the blind index of the number where the roster keeps one.
+        number = getattr(Resident, "cert_no_bidx", None) or Resident.cert_no
+        key_of = (lambda c: store.index.cert_no("01", c)) if hasattr(Resident, "cert_no_bidx") else (lambda c: c)
+        keys = [("01", key_of(cert_no(i))) for i in state]
         for start in range(0, len(keys), 500):
-            for row in session.execute(select(Resident.cert_no, Resident.status, Resident.unit_id).where(
-                    tuple_(Resident.cert_type, Resident.cert_no).in_(keys[start:start + 500]))):
-                found[row.cert_no] = (row.status, row.unit_id)
+            for row in session.execute(select(number, Resident.status, Resident.unit_id).where(
+                    tuple_(Resident.cert_type, number).in_(keys[start:start + 500]))):
+                found[row[0]] = (row.status, row.unit_id)
         for i, expected in state.items():
-            if found.get(cert_no(i)) != expected:
+            if found.get(key_of(cert_no(i))) != expected:
                 mismatches += 1
         expected_big = sum(1 for i in range(min(args.persons, BIG_UNIT_SIZE)) if state.get(i, (0, BIG_UNIT))[1] == BIG_UNIT)
         expected_big += sum(1 for i, (_s, unit) in state.items() if i >= BIG_UNIT_SIZE and unit == BIG_UNIT)

@@ -23,16 +23,21 @@ class Resident(Base):
     moves the row, so a unit's roster lists only its own residents."""
     __tablename__ = "residents"
     cert_type: Mapped[str] = mapped_column(String(2), primary_key=True)
-    cert_no: Mapped[str] = mapped_column(String(30), primary_key=True)
+    # The blind index of the 证件号码 (BlindIndex.cert_no, 32 hex): the person
+    # key with cert_type; the number itself is only in `cert_no_enc`.
+    cert_no_bidx: Mapped[str] = mapped_column(String(32), primary_key=True)
     unit_id: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(50))
     gender: Mapped[str | None] = mapped_column(String(1), nullable=True)
     birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     nation: Mapped[str | None] = mapped_column(String(2), nullable=True)
     category: Mapped[str | None] = mapped_column(String(2), nullable=True)
-    phone: Mapped[str | None] = mapped_column(String(30), nullable=True)
-    hukou_address: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    address: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Personal fields encrypted at rest (docs/protection.md): tokens
+    # `v1:<data key>:<base64url>` of the store's FieldProtector. A 200-character
+    # Chinese address is 600 UTF-8 bytes, a token of about 840 characters.
+    phone_enc: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    hukou_address_enc: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    address_enc: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     remark: Mapped[str | None] = mapped_column(String(500), nullable=True)
     status: Mapped[str] = mapped_column(String(10))  # active | suspended
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -43,11 +48,14 @@ class Resident(Base):
     # The opaque id list answers give to open the person (BlindIndex.person_id
     # of the key: an HMAC, so found only through this column).
     person_id: Mapped[str] = mapped_column(String(22))
+    # 200: a number of 30 characters (identity.MAX_LENGTH), Chinese ones
+    # included (南字第...号: 3 bytes each), is a token of at most ~175.
+    cert_no_enc: Mapped[str] = mapped_column(String(200))
     __table_args__ = (
         Index("ix_residents_unit_since", "unit_id", "since", "status_position"),
-        # No (unit_id, cert_no) index: a search by 证件号码 goes through the
-        # primary key (store.RosterStore._roster_query), one index less to
-        # write for every event applied.
+        # No (unit_id, cert_no_bidx) index: a search by 证件号码 goes through
+        # the primary key (store.RosterStore._roster_query), one index less
+        # to write for every event applied.
         Index("ix_residents_unit_name", "unit_id", "name"),
         Index("ix_residents_unit_status_since", "unit_id", "status", "since", "status_position"),
         Index("ux_residents_person_id", "person_id", unique=True),
@@ -65,7 +73,7 @@ class ResidentHistory(Base):
     position: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=False)
     unit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     cert_type: Mapped[str] = mapped_column(String(2))
-    cert_no: Mapped[str] = mapped_column(String(30))
+    cert_no_bidx: Mapped[str] = mapped_column(String(32))
     # new_enrolment | transfer_in | resume | suspension | change | transfer_out
     kind: Mapped[str] = mapped_column(String(20))
     event_type: Mapped[str] = mapped_column(String(40))
@@ -73,11 +81,13 @@ class ResidentHistory(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     record_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     batch_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # What the event said beyond its kind; a change's before/after (which
+    # hold personal fields) sealed as one token: {"sealed": "v1:..."}.
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     # When this service applied the event: the projection's delay, measured.
     projected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
-        Index("ix_resident_history_person", "unit_id", "cert_type", "cert_no", "position"),
+        Index("ix_resident_history_person", "unit_id", "cert_type", "cert_no_bidx", "position"),
     )
 
 
@@ -87,6 +97,10 @@ class Checkpoint(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     position: Mapped[int] = mapped_column(Position)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The id of the blind-index key the rows' cert_no_bidx and person_id
+    # were made with: another key at start-up empties the tables and
+    # rebuilds them from the log (subscription.MeteredIntake).
+    index_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class UnitVersion(Base):

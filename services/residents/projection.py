@@ -2,7 +2,9 @@
 type, over events in the payload shape of docs/events.md.
 
 Pure rules over the store's rows (plain `PersonState` objects that the
-store reads and writes in bulk, not ORM instances); ordering, duplicates and
+store reads and writes in bulk, not ORM instances). Events carry the
+person's fields in clear; the store keeps the 证件号码 as a blind index and
+encrypts the personal fields when it writes the rows. Ordering, duplicates and
 gaps are the concern of `feed.py`. An event type this service does not know changes
 nothing (its position is still taken, so the feed moves on).
 """
@@ -149,7 +151,8 @@ def info_changed(store, event, now):
         row.unit_id, row.status = unit_id, "suspended"
         row.since, row.status_position = parse_time(event["occurred_at"]), event["position"]
     row.updated_position = event["position"]
-    detail = {"before": data.get("before") or {}, "after": data.get("after") or changes}
+    # before/after name the person's phone and addresses: sealed as one token.
+    detail = store.seal_detail({"before": data.get("before") or {}, "after": data.get("after") or changes})
     store.add_history(_history(event, unit_id, "change", detail, now))
 
 

@@ -7,16 +7,20 @@ right name.
 Lists are de-identified (GB/T 35273, docs/protection.md): a roster line
 carries the 证件号码 and 联系电话 masked and the person's opaque `person_id`,
 which opens the person with full values (`person_by_id`, audited by the
-gateway) for the unit that holds the person only."""
+gateway) for the unit that holds the person only.
+
+The store keeps the 证件号码, 联系电话 and addresses encrypted: a list
+decrypts the two it shows masked, one person's answer all four, and a
+search by 证件号码 looks for its blind indexes."""
 import os
 from zoneinfo import ZoneInfo
 
 from common import codes
 from common.errors import InvalidInput, NotFound
-from common.identity import InvalidCertNo, check_cert_no, normalise_cert_no
+from common.identity import InvalidCertNo, check_cert_no
 from common.person import clean_name
 from common.protect import PERSON_ID, mask_cert_no, mask_phone
-from services.residents.store import aware
+from services.residents.store import LISTED, PROTECTED, aware
 
 BUSINESS_TZ = ZoneInfo(os.environ.get("BUSINESS_TZ", "Asia/Shanghai"))
 STATUSES = ("active", "suspended")
@@ -41,8 +45,9 @@ def local_time(dt):
 
 
 def person_dict(row, identity_only=False):
-    """The person with full values; `identity_only` (a person of another
-    unit, for the enrolment form): who the person is, the number masked."""
+    """The person (a store.Person, its fields decrypted) with full values;
+    `identity_only` (a person of another unit, for the enrolment form): who
+    the person is, the number masked."""
     out = {
         "person_id": row.person_id,
         "cert_type": row.cert_type,
@@ -68,8 +73,9 @@ def person_dict(row, identity_only=False):
 
 
 def roster_item(row):
-    """A roster line: the docs/api.md fields plus labels for display, the
-    证件号码 and 联系电话 masked, and the `person_id` that opens the person.
+    """A roster line (of a store.Person with cert_no and phone decrypted):
+    the docs/api.md fields plus labels for display, the 证件号码 and 联系电话
+    masked, and the `person_id` that opens the person.
     No birth date: with an ID number's first 6 and last 4 characters it
     would give back the 8 the mask hides."""
     return {
@@ -102,19 +108,19 @@ def search_name(name):
         return " ".join(str(name).split())
 
 
-def search_cert_nos(cert_no, cert_type=None):
-    """The stored forms a typed certificate number may have. Without a type,
-    a 15-digit number is tried both as an ID card (upgraded) and as is."""
+def search_cert_no_bidx(store, cert_no, cert_type=None):
+    """The blind indexes a typed certificate number may be stored under.
+    Without a type, a 15-digit number is tried both as an ID card (upgraded)
+    and as is."""
     if not cert_no or not str(cert_no).strip():
         return None
-    if cert_type:
-        return [normalise_cert_no(cert_type, cert_no)]
-    return sorted({normalise_cert_no(codes_type, cert_no) for codes_type in ("01", "99")})
+    return store.search_bidx(str(cert_no), cert_type)
 
 
-def filters_of(filters):
+def filters_of(filters, store):
     """Store filters from what the gateway passes (cert_no, name, status,
-    cert_type), normalised the way the roster stores them."""
+    cert_type), normalised the way the roster stores them (a 证件号码 as its
+    blind indexes)."""
     filters = filters or {}
     status = filters.get("status") or None
     if status is not None and status not in STATUSES:
@@ -124,7 +130,7 @@ def filters_of(filters):
         status = resolved
     cert_type = codes.resolve(codes.CERT_TYPES, filters.get("cert_type")) if filters.get("cert_type") else None
     return {
-        "cert_nos": search_cert_nos(filters.get("cert_no"), cert_type),
+        "cert_no_bidx": search_cert_no_bidx(store, filters.get("cert_no"), cert_type),
         "cert_type": cert_type,
         "name": search_name(filters.get("name")),
         "status": status,
@@ -132,8 +138,10 @@ def filters_of(filters):
 
 
 def roster(store, unit_id, filters, page, size):
-    total, rows = store.roster(unit_id, (page - 1) * size, size, **filters_of(filters))
-    return {"items": [roster_item(r) for r in rows], "total": total, "page": page, "size": size}
+    total, rows = store.roster(unit_id, (page - 1) * size, size, **filters_of(filters, store))
+    # Only what the line shows (masked) is decrypted: not the addresses.
+    items = [roster_item(store.opened(r, LISTED)) for r in rows]
+    return {"items": items, "total": total, "page": page, "size": size}
 
 
 def _certificate(cert_type, cert_no, today):
@@ -146,7 +154,7 @@ def _certificate(cert_type, cert_no, today):
         raise InvalidInput(error.message, {"cert_no": [error.message]}) from None
 
 
-def _history_item(row):
+def _history_item(store, row):
     item = {
         "position": row.position,
         "kind": row.kind,
@@ -155,14 +163,15 @@ def _history_item(row):
         "record_id": row.record_id,
         "batch_no": row.batch_no,
     }
-    item.update(row.detail or {})
+    item.update(store.open_detail(row.detail))
     return item
 
 
 def person(store, unit_id, cert_type, cert_no):
     """One person of the unit, with the person's history in this unit."""
     code = codes.resolve(codes.CERT_TYPES, cert_type)
-    return _details(store, unit_id, store.person(code, normalise_cert_no(code, cert_no)) if code else None)
+    # The blind index normalises the number as the person key is.
+    return _details(store, unit_id, store.person(code, str(cert_no)) if code else None)
 
 
 def person_by_id(store, unit_id, person_id):
@@ -176,6 +185,8 @@ def person_by_id(store, unit_id, person_id):
 def _details(store, unit_id, row):
     if row is None or row.unit_id != unit_id:
         raise NotFound("本单位没有该人员")
+    history = store.history(unit_id, row.cert_type, row.cert_no_bidx)
+    row = store.opened(row)
     out = person_dict(row)
     out["labels"] = {
         "cert_type": codes.label(codes.CERT_TYPES, row.cert_type),
@@ -185,7 +196,7 @@ def _details(store, unit_id, row):
         "status": codes.STATUS.get(row.status),
         "suspension_reason": codes.label(codes.SUSPENSION_REASONS, row.suspension_reason),
     }
-    out["history"] = [_history_item(h) for h in store.history(unit_id, row.cert_type, row.cert_no)]
+    out["history"] = [_history_item(store, h) for h in history]
     return out
 
 
@@ -212,6 +223,10 @@ def lookup(store, unit_id, cert_type, cert_no, name, today):
     matches = None if given is None else given == row.name
     if matches is False:
         message += NAME_MISMATCH
-    shown = person_dict(row, identity_only=where == "elsewhere") if matches else None
+    shown = None
+    if matches:
+        elsewhere = where == "elsewhere"
+        shown = person_dict(store.opened(row, ("cert_no",) if elsewhere else tuple(PROTECTED)),
+                            identity_only=elsewhere)
     return {"status": status, "action": action, "person": shown, "message": message,
             "name_matches": matches}

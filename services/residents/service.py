@@ -46,7 +46,9 @@ class PersonIds(DependencyProvider):
 class ResidentsService(PlatformService):
     name = "residents"
     person_ids = PersonIds()
-    store = Database(RosterStore)
+    # Personal fields encrypted at rest: the keys are checked, and the
+    # store's data key made, at start-up (docs/protection.md).
+    store = Database(RosterStore, protected=True)
     log = DeclarationsLog()
     serial = Serial()
     config = Config()
@@ -85,7 +87,7 @@ class ResidentsService(PlatformService):
     @rpc(expected_exceptions=EXPECTED)
     def export_roster(self, unit_id, filters=None):
         """The filtered roster as .xlsx: {rows, content (base64)}."""
-        rows = cooperative(self.store.roster_stream(unit_id, **roster.filters_of(filters)))
+        rows = cooperative(self.store.roster_stream(unit_id, **roster.filters_of(filters, self.store)))
         with tempfile.TemporaryFile() as f:
             count = export.write_roster(rows, f)
             f.seek(0)

@@ -3,6 +3,8 @@ import contextlib
 import operator
 import weakref
 
+import logging
+
 import orjson
 from sqlalchemy import bindparam, func, insert as insert_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -13,11 +15,15 @@ from services.residents.models import Checkpoint, FollowedLog, Resident, Residen
 from common import codes
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 from common.db import UnitOfWork
-from common.protect import process_index
+from common.protect.runtime import Protection, protection
+
+log = logging.getLogger(__name__)
 
 FEED = "declarations"  # the one log this service follows
-_LOCK_CHECKPOINT = select(Checkpoint.position).where(Checkpoint.name == FEED).with_for_update()
+_LOCK_CHECKPOINT = (select(Checkpoint.position, Checkpoint.index_key_id)
+                    .where(Checkpoint.name == FEED).with_for_update())
 _CHECKPOINT = select(Checkpoint.position).where(Checkpoint.name == FEED)
+_CHECKPOINT_KEY = select(Checkpoint.position, Checkpoint.index_key_id).where(Checkpoint.name == FEED)
 _UNIT_VERSION = select(UnitVersion.position).where(UnitVersion.unit_id == bindparam("unit_id"))
 # Roster totals per engine, by (unit, filters): (unit version when counted, total).
 _COUNTS = weakref.WeakKeyDictionary()
@@ -29,20 +35,30 @@ ROSTER_ORDER = (Resident.since.desc(), Resident.status_position.desc())
 
 _RESIDENT = Resident.__table__
 _HISTORY = ResidentHistory.__table__
-RESIDENT_COLUMNS = tuple(c.name for c in _RESIDENT.columns)  # cert_type, cert_no first (the key)
-assert RESIDENT_COLUMNS[:2] == ("cert_type", "cert_no")
+RESIDENT_COLUMNS = tuple(c.name for c in _RESIDENT.columns)  # cert_type, cert_no_bidx first (the key)
+assert RESIDENT_COLUMNS[:2] == ("cert_type", "cert_no_bidx")
+# Personal fields kept encrypted: (field, column of its token). The field
+# name is the token's associated data (a phone's token is no cert_no's).
+PROTECTED = {"cert_no": "cert_no_enc", "phone": "phone_enc", "hukou_address": "hukou_address_enc",
+             "address": "address_enc"}
+# What a list shows of a person (masked): the other two are never decrypted for it.
+LISTED = ("cert_no", "phone")
+# The token of a change's before/after in resident_history.detail.
+SEALED = "sealed"
+DETAIL_FIELD = "resident_history.detail"
 HISTORY_COLUMNS = tuple(c.name for c in _HISTORY.columns)
 # Written when the row is made, never changed: left out of the upserts'
-# SET, so changing a person never rewrites its entry of the unique index.
-WRITE_ONCE = ("person_id",)
+# SET, so changing a person never rewrites its entry of the unique index
+# (nor the token of its number).
+WRITE_ONCE = ("person_id", "cert_no_enc")
 UPDATED_COLUMNS = tuple(c for c in RESIDENT_COLUMNS[2:] if c not in WRITE_ONCE)
 
 
 # The rows of a batch's persons: one join of the primary key against the keys' arrays.
 _PG_PRELOAD = (
     f"SELECT {', '.join('r.' + c for c in RESIDENT_COLUMNS)} FROM {_RESIDENT.name} r "
-    "JOIN unnest(%(types)s::varchar[], %(nos)s::varchar[]) AS k(cert_type, cert_no) "
-    "ON r.cert_type = k.cert_type AND r.cert_no = k.cert_no"
+    "JOIN unnest(%(types)s::varchar[], %(bidxs)s::varchar[]) AS k(cert_type, cert_no_bidx) "
+    "ON r.cert_type = k.cert_type AND r.cert_no_bidx = k.cert_no_bidx"
 )
 # Persons created or changed by a batch: COPY into a session's temporary
 # table without indexes, then one upsert from it. (From arrays, as before,
@@ -55,7 +71,7 @@ _PG_STAGE_COPY = f"COPY {_PG_STAGE} ({', '.join(RESIDENT_COLUMNS)}) FROM STDIN"
 _PG_UPSERT = (
     f"INSERT INTO {_RESIDENT.name} ({', '.join(RESIDENT_COLUMNS)}) "
     f"SELECT {', '.join(RESIDENT_COLUMNS)} FROM {_PG_STAGE} "
-    "ON CONFLICT (cert_type, cert_no) DO UPDATE SET "
+    "ON CONFLICT (cert_type, cert_no_bidx) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in UPDATED_COLUMNS)
 )
 _PG_CLEAR_STAGE = f"DELETE FROM {_PG_STAGE}"
@@ -68,17 +84,43 @@ _PG_UNIT_VERSIONS = (
 )
 
 
+class _Protected:
+    """A personal field of a PersonState: set in clear by the projection,
+    kept aside until the row is written (`seal`), so a person changed by
+    several events of one transaction is encrypted once. Never read back in
+    clear by the apply (that would cost a decryption per person)."""
+
+    def __init__(self, field):
+        self.field = field
+
+    def __get__(self, state, owner=None):
+        if state is None:
+            return self
+        raise AttributeError(f"{self.field} is kept encrypted; the projection only sets it")
+
+    def __set__(self, state, value):
+        if state._pending is None:
+            state._pending = {}
+        state._pending[self.field] = value
+
+
 class PersonState:
     """A row of `residents` as the projection reads and changes it: plain
-    attributes (the table's columns), written back in bulk when changed."""
+    attributes (the table's columns), written back in bulk when changed.
+    The personal fields (phone, hukou_address, address) are set in clear
+    and encrypted into their `*_enc` columns when the row is written."""
 
-    __slots__ = RESIDENT_COLUMNS + ("loaded_unit", "_original")
+    __slots__ = RESIDENT_COLUMNS + ("loaded_unit", "_original", "_pending")
+    phone = _Protected("phone")
+    hukou_address = _Protected("hukou_address")
+    address = _Protected("address")
 
     def __init__(self, **values):
         for column in RESIDENT_COLUMNS:
             setattr(self, column, values.get(column))
         self.loaded_unit = None  # the unit as read from the database (None: a new row)
         self._original = None  # the column values as read (None: a new row)
+        self._pending = None  # personal fields set in clear, not yet encrypted
 
     @classmethod
     def loaded(cls, values, _columns=RESIDENT_COLUMNS, _set=setattr):
@@ -88,6 +130,7 @@ class PersonState:
             _set(state, column, value)
         state._original = tuple(values)
         state.loaded_unit = state.unit_id
+        state._pending = None
         return state
 
     def values(self):
@@ -98,7 +141,15 @@ class PersonState:
         return _columns_of(self)
 
     def changed(self):
-        return self._original is None or self._original != _columns_of(self)
+        return self._original is None or bool(self._pending) or self._original != _columns_of(self)
+
+    def seal(self, fields):
+        """Encrypt the personal fields set since the row was read or written
+        into their columns (`fields`: the store's FieldProtector)."""
+        if self._pending:
+            for field, value in self._pending.items():
+                setattr(self, PROTECTED[field], None if value is None else fields.encrypt(field, value))
+            self._pending = None
 
     def written(self):
         self._original = _columns_of(self)
@@ -127,22 +178,72 @@ def cooperative_waits():
     return True
 
 
+class Person:
+    """A Resident row for answers: its columns, and the personal fields
+    asked for decrypted under their plain names (`cert_no`, `phone`,
+    `hukou_address`, `address`); the others are not decrypted."""
+
+    def __init__(self, row, opened):
+        self.__dict__.update({c: getattr(row, c) for c in RESIDENT_COLUMNS})
+        self.__dict__.update(opened)
+
+
 class RosterStore(UnitOfWork):
-    def __init__(self, session, index=None):
+    def __init__(self, session, protected: Protection | None = None):
         self.session = session
-        self._index = index  # the BlindIndex of person ids (default: this process's key)
-        self._persons = {}  # (cert_type, cert_no) -> PersonState or None, in this transaction
+        # The store's FieldProtector and blind index, built once per engine
+        # (at service start-up by Database(protected=True); here when a
+        # tool or test makes a store first, before any transaction).
+        self.protection = protected or protection(_engine_of(session))
+        self.index = self.protection.index
+        self._bidx = {}  # (cert_type, cert_no) -> cert_no_bidx, in this transaction
+        self._persons = {}  # (cert_type, cert_no_bidx) -> PersonState or None, in this transaction
         self._history = []  # resident_history rows to write, in this transaction
 
     def commit(self):
         self.session.commit()
-        self._persons.clear()
-        self._history.clear()
+        self._forget()
 
     def rollback(self):
         self.session.rollback()
+        self._forget()
+
+    def _forget(self):
         self._persons.clear()
         self._history.clear()
+        if len(self._bidx) > 50_000:
+            self._bidx.clear()
+
+    # protected fields
+    def bidx(self, cert_type, cert_no):
+        """The blind index of a person's 证件号码 as events carry it (the
+        person key, normalised), kept for the transaction's other events."""
+        key = (cert_type, cert_no)
+        found = self._bidx.get(key)
+        if found is None:
+            found = self._bidx[key] = self.index.cert_no(cert_type, cert_no)
+        return found
+
+    def search_bidx(self, cert_no, cert_type=None):
+        """The blind indexes a typed 证件号码 may be stored under: exact for a
+        type, else the plain spelling and an ID card's 18-digit upgrade."""
+        if cert_type:
+            return [self.index.cert_no(cert_type, cert_no)]
+        return self.index.cert_no_search(cert_no)
+
+    def opened(self, row, fields=tuple(PROTECTED)):
+        """`row` (a Resident) with `fields` decrypted, for an answer: a Person."""
+        decrypt = self.protection.decrypt
+        return Person(row, {f: decrypt(f, getattr(row, PROTECTED[f])) for f in fields})
+
+    def seal_detail(self, detail):
+        """A history detail holding personal fields, as stored: one token."""
+        return {SEALED: self.protection.fields.encrypt_bytes(DETAIL_FIELD, orjson.dumps(detail))}
+
+    def open_detail(self, detail):
+        if detail and SEALED in detail:
+            return orjson.loads(self.protection.fields.decrypt_bytes(DETAIL_FIELD, detail[SEALED]))
+        return detail or {}
 
     # the feed's checkpoint
     def begin_apply(self):
@@ -157,13 +258,52 @@ class RosterStore(UnitOfWork):
             # most the last transactions whole, checkpoint included, and the
             # feed applies their events again from the log.
             self.session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        position = self.session.execute(_LOCK_CHECKPOINT).scalar()
-        if position is None:
-            insert = (pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert)
-            self.session.execute(insert(Checkpoint).values(name=FEED, position=0, updated_at=utcnow())
+        row = self.session.execute(_LOCK_CHECKPOINT).first()
+        if row is None:
+            insert = (pg_insert if self._postgres() else sqlite_insert)
+            self.session.execute(insert(Checkpoint).values(name=FEED, position=0, updated_at=utcnow(),
+                                                           index_key_id=self.index.key_id)
                                  .on_conflict_do_nothing())
-            position = self.session.execute(_LOCK_CHECKPOINT).scalar()
+            row = self.session.execute(_LOCK_CHECKPOINT).first()
+        position, key_id = row
+        if key_id != self.index.key_id:
+            # Rows indexed under another blind-index key would never be found
+            # again: empty the tables, and the feed applies the log from 0.
+            self.adopt_index_key(position, key_id)
+            position = 0
         return position
+
+    def adopt_index_key(self, position, key_id):
+        """Within the apply transaction: the tables were indexed with `key_id`,
+        not with the current index key: empty them (when anything was
+        applied) and record the current key."""
+        now = utcnow()
+        if position or key_id is not None:
+            log.warning("the roster was indexed with blind-index key %r, the key now is %r: "
+                        "roster emptied, rebuilding from the log", key_id, self.index.key_id)
+            self.empty_projection(now)
+        self.session.execute(update(Checkpoint).where(Checkpoint.name == FEED)
+                             .values(index_key_id=self.index.key_id, updated_at=now))
+
+    def check_index_key(self):
+        """In a unit of work of its own: empty the tables if they were built
+        with another blind-index key than the current one (`begin_apply`
+        does it) and record the current key. Returns whether they were emptied."""
+        with self.unit_of_work():
+            row = self.session.execute(_CHECKPOINT_KEY).first()
+            emptied = False
+            if row is not None and row.index_key_id != self.index.key_id:
+                emptied = bool(row.position) or row.index_key_id is not None
+                self.begin_apply()  # locks the checkpoint, empties, records the key
+                self.commit()
+        return emptied
+
+    def index_key_id(self):
+        """The blind-index key id the tables were built with (None before the
+        first apply); no lock."""
+        key_id = self.session.scalar(select(Checkpoint.index_key_id).where(Checkpoint.name == FEED))
+        self.session.rollback()
+        return key_id
 
     def set_checkpoint(self, position, now):
         """Within the apply transaction: the new last position applied."""
@@ -202,46 +342,49 @@ class RosterStore(UnitOfWork):
         self.set_checkpoint(0, now)
         self._persons.clear()
         self._history.clear()
-        engine = self.session.get_bind()
-        _COUNTS.pop(getattr(engine, "engine", engine), None)  # totals counted at positions of the old log
+        _COUNTS.pop(_engine_of(self.session), None)  # totals counted at positions of the old log
 
     # persons, as the projection changes them (bulk reads and writes)
     def preload(self, keys):
-        """Read the rows of the persons `keys` ((cert_type, cert_no) pairs)
-        as PersonState objects, so that applying a batch of events asks the
-        database once (PostgreSQL: one join against the arrays of keys;
-        SQLite: one query per certificate type and 500 keys), not person by
-        person."""
-        keys = [k for k in set(keys) if k not in self._persons and None not in k]
+        """Read the rows of the persons `keys` ((cert_type, cert_no) pairs, as
+        events name them) as PersonState objects, so that applying a batch
+        of events asks the database once (PostgreSQL: one join against the
+        arrays of keys; SQLite: one query per certificate type and 500 keys),
+        not person by person. Rows are found by blind index; nothing is
+        decrypted."""
+        keys = {(k[0], self.bidx(*k)) for k in set(keys) if None not in k}
+        keys = [k for k in keys if k not in self._persons]
         if not keys:
             return
         self._persons.update(dict.fromkeys(keys))
         if self._postgres():
             rows = self.session.connection().exec_driver_sql(
-                _PG_PRELOAD, {"types": [k[0] for k in keys], "nos": [k[1] for k in keys]})
+                _PG_PRELOAD, {"types": [k[0] for k in keys], "bidxs": [k[1] for k in keys]})
             self._loaded(rows)
             return
-        # SQLite: one `cert_type = ? AND cert_no IN (...)` per type and 500
-        # keys, which walks the primary key; a row-value IN scans the table.
+        # SQLite: one `cert_type = ? AND cert_no_bidx IN (...)` per type and
+        # 500 keys, which walks the primary key; a row-value IN scans the table.
         by_type = {}
-        for cert_type, cert_no in keys:
-            by_type.setdefault(cert_type, []).append(cert_no)
-        for cert_type, numbers in by_type.items():
-            for start in range(0, len(numbers), 500):
+        for cert_type, bidx in keys:
+            by_type.setdefault(cert_type, []).append(bidx)
+        for cert_type, indexes in by_type.items():
+            for start in range(0, len(indexes), 500):
                 self._loaded(self.session.execute(select(*_RESIDENT.c).where(
-                    _RESIDENT.c.cert_type == cert_type, _RESIDENT.c.cert_no.in_(numbers[start:start + 500]))))
+                    _RESIDENT.c.cert_type == cert_type,
+                    _RESIDENT.c.cert_no_bidx.in_(indexes[start:start + 500]))))
 
     def _loaded(self, rows):
         for values in rows:
             state = PersonState.loaded(values)
-            self._persons[(state.cert_type, state.cert_no)] = state
+            self._persons[(state.cert_type, state.cert_no_bidx)] = state
 
     def _postgres(self):
         return self.session.get_bind().dialect.name == "postgresql"
 
     def person(self, cert_type, cert_no):
-        """The person's row (a Resident), for reading."""
-        return self.session.get(Resident, (cert_type, cert_no))
+        """The person's row (a Resident, fields still encrypted: see
+        `opened`), for reading; `cert_no` as the person key has it."""
+        return self.session.get(Resident, (cert_type, self.index.cert_no(cert_type, cert_no)))
 
     def person_by_id(self, person_id):
         """The row of the person `person_id` (a Resident), for reading, or None."""
@@ -250,22 +393,26 @@ class RosterStore(UnitOfWork):
     def person_state(self, cert_type, cert_no):
         """The person's row as the apply transaction sees it (None if there
         is none), for the projection to change: written by `write_applied`."""
-        key = (cert_type, cert_no)
+        if cert_type is None or cert_no is None:
+            return None
+        key = (cert_type, self.bidx(cert_type, cert_no))
         if key not in self._persons:
-            if None in key:
-                return None
-            self.preload([key])
+            self.preload([(cert_type, cert_no)])
         return self._persons[key]
 
     def new_person(self, cert_type, cert_no, name):
-        index = self._index or process_index()
-        state = PersonState(cert_type=cert_type, cert_no=cert_no, name=name,
-                            person_id=index.person_id(cert_type, cert_no))
-        self._persons[(cert_type, cert_no)] = state
+        bidx = self.bidx(cert_type, cert_no)
+        state = PersonState(cert_type=cert_type, cert_no_bidx=bidx, name=name,
+                            cert_no_enc=self.protection.fields.encrypt("cert_no", cert_no),
+                            person_id=self.index.person_id(cert_type, cert_no))
+        self._persons[(cert_type, bidx)] = state
         return state
 
     def add_history(self, row):
-        """A resident_history row (a dict of its columns), written by `write_applied`."""
+        """A resident_history row (a dict of its columns, with the person's
+        `cert_no` in clear, stored as its blind index), written by
+        `write_applied`."""
+        row["cert_no_bidx"] = self.bidx(row["cert_type"], row.pop("cert_no"))
         self._history.append(row)
 
     def write_applied(self, position):
@@ -275,6 +422,9 @@ class RosterStore(UnitOfWork):
         SQLite: executemany), and move the version of every unit
         whose roster changed to `position`. Returns those units."""
         changed = [s for s in self._persons.values() if s is not None and s.changed()]
+        fields = self.protection.fields
+        for state in changed:
+            state.seal(fields)
         history, self._history = self._history, []
         units = {s.unit_id for s in changed} | {s.loaded_unit for s in changed} | {h["unit_id"] for h in history}
         units.discard(None)
@@ -284,7 +434,7 @@ class RosterStore(UnitOfWork):
             else:
                 insert = sqlite_insert(_RESIDENT)
                 upsert = insert.on_conflict_do_update(
-                    index_elements=[_RESIDENT.c.cert_type, _RESIDENT.c.cert_no],
+                    index_elements=[_RESIDENT.c.cert_type, _RESIDENT.c.cert_no_bidx],
                     set_={c: insert.excluded[c] for c in UPDATED_COLUMNS})
                 self.session.execute(upsert, [s.values() for s in changed])
             for state in changed:
@@ -338,22 +488,25 @@ class RosterStore(UnitOfWork):
         except dbapi.Error as exc:
             raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
 
-    def history(self, unit_id, cert_type, cert_no):
+    def history(self, unit_id, cert_type, cert_no_bidx):
+        """The person's history rows in the unit, newest first (`detail` as
+        stored: see `open_detail`)."""
         return list(self.session.scalars(
             select(ResidentHistory).where(
                 ResidentHistory.unit_id == unit_id,
                 ResidentHistory.cert_type == cert_type,
-                ResidentHistory.cert_no == cert_no,
+                ResidentHistory.cert_no_bidx == cert_no_bidx,
             ).order_by(ResidentHistory.position.desc())
         ))
 
     # the roster of a unit
-    def _roster_query(self, unit_id, cert_nos=None, name=None, status=None, cert_type=None):
+    def _roster_query(self, unit_id, cert_no_bidx=None, name=None, status=None, cert_type=None):
         query = select(Resident).where(Resident.unit_id == unit_id)
-        if cert_nos:
-            # Through the primary key (cert_type, cert_no), every type tried
-            # when none is given: the roster has no (unit_id, cert_no) index.
-            query = query.where(Resident.cert_no.in_(cert_nos))
+        if cert_no_bidx:
+            # Through the primary key (cert_type, cert_no_bidx), every type
+            # tried when none is given: the roster has no (unit_id,
+            # cert_no_bidx) index.
+            query = query.where(Resident.cert_no_bidx.in_(cert_no_bidx))
             if not cert_type:
                 query = query.where(Resident.cert_type.in_(sorted(codes.CERT_TYPES)))
         if cert_type:
@@ -367,10 +520,10 @@ class RosterStore(UnitOfWork):
     def roster(self, unit_id, offset, limit, **filters):
         """(total, rows of one page) of a unit's roster, newest first."""
         query = self._roster_query(unit_id, **filters)
-        if filters.get("cert_nos"):
-            # A handful of rows at most: found by the (unit_id, cert_no)
-            # index and ordered here, so that no planner prefers walking the
-            # unit's whole roster in date order to avoid a sort.
+        if filters.get("cert_no_bidx"):
+            # A handful of rows at most: found by the primary key and
+            # ordered here, so that no planner prefers walking the unit's
+            # whole roster in date order to avoid a sort.
             rows = sorted(self.session.scalars(query),
                           key=lambda r: (aware(r.since), r.status_position), reverse=True)
             return len(rows), rows[offset:offset + limit]
@@ -388,9 +541,7 @@ class RosterStore(UnitOfWork):
         read before counting, so a count is never filed under a version
         older than the rows it counted."""
         position = self.session.scalar(_UNIT_VERSION, {"unit_id": unit_id}) or 0
-        engine = self.session.get_bind()
-        engine = getattr(engine, "engine", engine)
-        counts = _COUNTS.setdefault(engine, {})
+        counts = _COUNTS.setdefault(_engine_of(self.session), {})
         key = (unit_id, tuple(sorted((k, str(v)) for k, v in filters.items() if v)))
         cached = counts.get(key)
         if cached is not None and cached[0] == position:
@@ -402,13 +553,19 @@ class RosterStore(UnitOfWork):
         return total
 
     def roster_stream(self, unit_id, chunk=2000, **filters):
-        """Every row of a unit's roster, newest first, fetched `chunk` rows at
-        a time so that a large unit never sits in memory at once."""
+        """Every row of a unit's roster, newest first, with its personal
+        fields decrypted (Person), fetched `chunk` rows at a time so that a
+        large unit never sits in memory at once."""
         query = self._roster_query(unit_id, **filters).order_by(*ROSTER_ORDER)
         result = self.session.execute(query.execution_options(yield_per=chunk))
         for row in result.scalars():
-            yield row
+            yield self.opened(row)
 
     def active_count(self, unit_id):
         return self.session.scalar(select(func.count()).select_from(Resident).where(
             Resident.unit_id == unit_id, Resident.status == "active"))
+
+
+def _engine_of(session):
+    bind = session.get_bind()
+    return getattr(bind, "engine", bind)

@@ -94,6 +94,7 @@ class MeteredIntake(Intake):
         super().__init__(*args, **kwargs)
         self.identity = None  # the Identity followed, once known
         self.rebuilding = False  # emptied for a new log or epoch, not caught up yet
+        self.index_key_checked = False  # the roster's blind-index key compared with this process's
 
     def offer(self, event):
         if UNVERIFIED_KEY not in event:  # offered once its log is known (apply)
@@ -101,6 +102,7 @@ class MeteredIntake(Intake):
 
     def apply(self, store, event, fetch, now, observe=None):
         try:
+            self.check_index_key(store, now)
             marked = event.pop(UNVERIFIED_KEY, None)
             if marked is not None:
                 # Its consumer could not tell its log: learn the log's
@@ -126,12 +128,14 @@ class MeteredIntake(Intake):
 
     def catch_up(self, store, fetch, now, observe=None):
         try:
+            self.check_index_key(store, now)
             for _attempt in range(3):
                 try:
                     applied = super().catch_up(store, self.checked(fetch), now, observe)
                     if self.rebuilding:
-                        _log.info("the roster has caught up with log %s epoch %s at position %s",
-                                  self.identity.log_id, self.identity.epoch, self.applied)
+                        followed = self.identity and f"log {self.identity.log_id} epoch {self.identity.epoch}"
+                        _log.info("the roster has caught up with %s at position %s",
+                                  followed or "the log", self.applied)
                         self.rebuilding = False
                     return applied
                 except LogChanged as change:
@@ -139,6 +143,21 @@ class MeteredIntake(Intake):
             raise GapNotFilled("the log changed identity three times during one catch-up")
         finally:
             self.report()
+
+    def check_index_key(self, store, now):
+        """With the apply lock held, once per process: if the roster was
+        built with another blind-index key than this process's (the key was
+        changed), empty it and rebuild it from position 0, as for a new log
+        (`adopt`): its indexes and person ids would find no one."""
+        if self.index_key_checked:
+            return
+        emptied = store.check_index_key()
+        self.index_key_checked = True
+        if emptied:
+            CONSUMER_RESETS.labels(CONSUMER).inc()
+            self.rebuilding = True
+            self.pending.clear()
+            self.applied = 0
 
     def checked(self, fetch):
         """`fetch` raising LogChanged when the log is not the one followed

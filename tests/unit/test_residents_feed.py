@@ -57,7 +57,7 @@ def test_the_same_message_twice_is_applied_once(store):
     assert feed.receive(store, first, fetch, T0) == 1
     assert feed.receive(store, dict(first), fetch, T0) == 0
     assert store.checkpoint() == 1
-    assert len(store.history(1, "01", first["person"]["cert_no"])) == 1
+    assert len(store.history(1, "01", store.bidx("01", first["person"]["cert_no"]))) == 1
 
 
 def test_position_n_plus_2_before_n_plus_1_fills_the_gap_and_applies_both_in_order(store):
@@ -70,10 +70,10 @@ def test_position_n_plus_2_before_n_plus_1_fills_the_gap_and_applies_both_in_ord
     feed.receive(store, log.events[0], fetch, T0)
     assert feed.receive(store, log.events[2], fetch, T0) == 2
     assert fetch.calls == [(1, 1)]
-    history = store.history(1, "01", cert)
+    history = store.history(1, "01", store.bidx("01", cert))
     assert [h.position for h in history] == [3, 2, 1]
     assert [h.kind for h in history] == ["suspension", "change", "new_enrolment"]
-    row = store.person("01", cert)
+    row = store.opened(store.person("01", cert))
     assert (row.status, row.phone) == ("suspended", "13500000000")
     # N+1 arriving late is now a duplicate.
     assert feed.receive(store, log.events[1], fetch, T0) == 0

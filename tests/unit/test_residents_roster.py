@@ -193,7 +193,7 @@ def test_lookup_accepts_a_15_digit_legacy_number(store):  # noqa: F811
 
 def test_export_writes_chinese_headers_text_ids_and_the_filtered_rows(filled):
     buffer = io.BytesIO()
-    rows = filled.roster_stream(1, **roster.filters_of({"status": "active"}))
+    rows = filled.roster_stream(1, **roster.filters_of({"status": "active"}, filled))
     assert export.write_roster(rows, buffer) == 2
     sheet = load_workbook(io.BytesIO(buffer.getvalue())).active
     values = list(sheet.values)
