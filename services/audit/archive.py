@@ -8,7 +8,14 @@ chain runs on from the last archived record into the database. Each file is
 written to a temporary name, synced and renamed before its rows are
 deleted, and listed in `audit_archives` with its SHA-256, its first
 prev_hash and its last hash; `verify` reads the listed files, then the
-database, as one chain."""
+database, as one chain.
+
+A file's lines are the records as the database stores them: the object and
+the person (the 证件号码 read) stay encrypted under the audit database's data
+keys (AuditStore.sealed_records), so a file holds no personal data in plain
+text; `verify` decrypts them with the store's keys (AuditStore.opened) and
+checks the hashes, which are computed over the plain records. The data keys
+are never deleted, so a file stays readable after a master-key rotation."""
 import gzip
 import hashlib
 import json
@@ -76,7 +83,7 @@ def archive(store, directory, before, now, retention=None):
     count = 0
     with store.reading():
         with open(temporary, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
-            for record in store.records(after_seq=first - 1, through_seq=last):
+            for record in store.sealed_records(after_seq=first - 1, through_seq=last):
                 if prev_hash is None:
                     prev_hash = record["prev_hash"]
                 out.write((chain.dumps(record) + "\n").encode("utf-8"))
@@ -121,7 +128,8 @@ def verify(store, directory):
 
     def records():
         for path in readable:
-            yield from read_file(path)
+            for line in read_file(path):
+                yield store.opened(line)
         with store.reading():
             yield from store.records()
 
