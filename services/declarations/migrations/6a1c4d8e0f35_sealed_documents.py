@@ -90,12 +90,13 @@ def _convert_text(conn, fields, table, column, keys, seal):
                          .values({column: new}))
 
 
-def _pending_files(conn, sealed):
+def _files(conn, sealed):
+    """(table, batch_no, content) of the files stored sealed (or not)."""
     t = sa.table("batch_files", sa.column("batch_no"), sa.column("content", sa.LargeBinary()))
     names = conn.execute(sa.select(t.c.batch_no).order_by(t.c.batch_no)).scalars().all()
     for name in names:
         content = bytes(conn.execute(sa.select(t.c.content).where(t.c.batch_no == name)).scalar_one())
-        if content.startswith(TOKEN.encode()) != sealed:
+        if content.startswith(TOKEN.encode()) == sealed:
             yield t, name, content
 
 
@@ -111,7 +112,7 @@ def upgrade():
             # The stored JSON text is encrypted as it is (sealed.unseal parses it).
             _convert_text(conn, fields, table, column, keys,
                           lambda field, text, f=fields: f.encrypt_bytes(field, text.encode("utf-8")))
-    for t, name, content in _pending_files(conn, sealed=False):
+    for t, name, content in _files(conn, sealed=False):
         fields = fields or _protector(conn)
         token = fields.encrypt_bytes("batch_files.content", content).encode("ascii")
         conn.execute(sa.update(t).where(t.c.batch_no == name).values(content=token))
@@ -120,7 +121,7 @@ def upgrade():
 def downgrade():
     conn = op.get_bind()
     fields = None
-    for t, name, content in _pending_files(conn, sealed=True):
+    for t, name, content in _files(conn, sealed=True):
         fields = fields or _protector(conn)
         plain = fields.decrypt_bytes("batch_files.content", content.decode("ascii"))
         conn.execute(sa.update(t).where(t.c.batch_no == name).values(content=plain))
