@@ -230,3 +230,20 @@ def test_rotation_without_the_old_key_changes_nothing(url, tmp_path, keys):
     code, out = run_cli(url, tmp_path, "protect-rotate")
     assert code == 1 and "k1" in out and K1 not in out
     assert run_cli(url, tmp_path, "protect-keys")[1].strip() == "master keys in use: k1"
+
+
+def test_the_migrations_downgrade_gives_the_plain_records_back(store, url):
+    from alembic import command
+
+    trail.record(store, [message(n) for n in range(1, 4)], NOW)
+    store.session.close()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(migrate.alembic_config("audit", conn), "3d8f1a5b7c92")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT object, person FROM audit_records ORDER BY seq")).all()
+    finally:
+        engine.dispose()
+    assert [r.person for r in rows] == [cert_no(n) for n in range(1, 4)]
+    assert [chain.dumps(message(n)["object"]) for n in range(1, 4)] == [r.object for r in rows]

@@ -158,3 +158,40 @@ def test_the_migration_encrypts_documents_stored_before_it(db_url):
         assert all(str(v).startswith("v1:") for (v,) in values[:3])
     finally:
         engine.dispose()
+
+
+def downgrade(service, url, revision):
+    from alembic import command
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(migrate.alembic_config(service, conn), revision)
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_downgrade_gives_the_plain_documents_back(db_url):
+    """Down from 6a1c4d8e0f35 (a release rolled back) decrypts what it encrypted."""
+    url = db_url
+    migrate.upgrade("declarations", url)
+    data = {"cert_type": "01", "cert_no": IDS[3], "name": "张三", "category": "11", "phone": PHONE}
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            first = declaring.declare(DeclarationsStore(session), "enrol", U, ACTOR, data, NOW, TZ, "key-9")
+            done = batches.import_batch(DeclarationsStore(session), U, ACTOR, "enrolment", "a.xlsx",
+                                        fx.filled("enrolment", [fx.enrolment_row(IDS[4], phone="12")]), NOW, TZ)
+        assert done["failed"] == 1
+    finally:
+        engine.dispose()
+    downgrade("declarations", url, "1b6d9e3f5a70")
+    engine = make_engine(url)
+    try:
+        [(response,)] = raw(engine, "SELECT response FROM idempotency")
+        [(failures,)] = raw(engine, "SELECT failures FROM batches")
+        answer = response if isinstance(response, dict) else json.loads(response)
+        rows = failures if isinstance(failures, list) else json.loads(failures)
+        assert answer == first and rows[0]["cert_no"] == IDS[4] and rows[0]["values"]["phone"] == "12"
+    finally:
+        engine.dispose()
