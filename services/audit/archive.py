@@ -102,6 +102,44 @@ def archive(store, directory, before, now, retention=None):
     return values
 
 
+def _write(path, lines):
+    """Write `lines` (dicts) as an archive file: a temporary name, synced, renamed."""
+    temporary = path + ".part"
+    with open(temporary, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+        for line in lines:
+            out.write((chain.dumps(line) + "\n").encode("utf-8"))
+        out.flush()
+        raw.flush()
+        os.fsync(raw.fileno())
+    os.replace(temporary, path)
+
+
+def seal_files(store, directory):
+    """Encrypt, in place, the personal data of archive files written before
+    the audit store encrypted (their lines held the object and person in
+    plain text). The records' hashes are unchanged (the chain hashes the
+    plain records); the file's SHA-256 in `audit_archives` is updated.
+    A file is checked first: one that is missing or no longer matches its
+    SHA-256 is left alone (verify names it). Returns the names sealed."""
+    with store.reading():
+        manifests = [(a.first_seq, a.file_name, a.sha256) for a in store.archives()]
+    done = []
+    for first, name, sha in manifests:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path) or file_sha256(path) != sha:
+            continue
+        lines = list(read_file(path))
+        sealed = [store.sealed(line) for line in lines]
+        if sealed == lines:
+            continue
+        _write(path, sealed)
+        with store.unit_of_work():
+            store.archive_resealed(first, file_sha256(path))
+            store.commit()
+        done.append(name)
+    return done
+
+
 def verify(store, directory):
     """Check the chain across the archive files listed in the database and
     the records still in it: a chain.Report, whose findings also name

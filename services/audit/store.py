@@ -71,6 +71,16 @@ class AuditStore(UnitOfWork):
         return {**stored, "object": self._open(OBJECT, stored["object"]),
                 "person": self._open(PERSON, stored.get("person"))}
 
+    def sealed(self, stored):
+        """A stored-form dict with its object and person encrypted (an
+        archive line written before the store encrypted)."""
+        out = dict(stored)
+        for key, field in (("object", OBJECT), ("person", PERSON)):
+            value = out.get(key)
+            if isinstance(value, str) and not value.startswith(TOKEN):
+                out[key] = self.protection.fields.encrypt(field, value)
+        return out
+
     def as_record(self, row):
         """A stored row as the chain's record dict (services/audit/chain.py)."""
         return self.opened(stored_form(row))
@@ -207,3 +217,7 @@ class AuditStore(UnitOfWork):
 
     def add_archive(self, **values):
         self.session.add(ArchiveFile(**values))
+
+    def archive_resealed(self, first_seq, sha256):
+        """Record the new SHA-256 of an archive file whose lines were sealed."""
+        self.session.get(ArchiveFile, first_seq).sha256 = sha256

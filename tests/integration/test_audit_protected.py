@@ -247,3 +247,30 @@ def test_the_migrations_downgrade_gives_the_plain_records_back(store, url):
         engine.dispose()
     assert [r.person for r in rows] == [cert_no(n) for n in range(1, 4)]
     assert [chain.dumps(message(n)["object"]) for n in range(1, 4)] == [r.object for r in rows]
+
+
+def test_archive_files_written_before_encryption_are_read_and_sealed_in_place(store, url, tmp_path):
+    trail.record(store, [message(n, at=NOW - timedelta(days=200)) for n in range(1, 5)], NOW)
+    trail.record(store, [message(5)], NOW)
+    assert run_cli(url, tmp_path, "archive", "--before", (NOW - timedelta(days=181)).date().isoformat())[0] == 0
+    [name] = os.listdir(tmp_path / "archive")
+    path = str(tmp_path / "archive" / name)
+    # the file as the archive wrote it before this release: plain lines
+    plain = [store.opened(line) for line in archive.read_file(path)]
+    archive._write(path, plain)
+    store.session.execute(text("UPDATE audit_archives SET sha256 = :s"), {"s": archive.file_sha256(path)})
+    store.session.commit()
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        assert cert_no(1) in f.read()
+    code, out = run_cli(url, tmp_path, "verify")
+    assert code == 0 and "intact: 5 records" in out, out
+
+    code, out = run_cli(url, tmp_path, "archive-seal")
+    assert code == 0 and f"archive files sealed: 1 ({name})" in out
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        content = f.read()
+    assert_no_plaintext([content], [cert_no(n) for n in range(1, 5)] + [PHONE, "张三"])
+    assert [line["hash"] for line in archive.read_file(path)] == [line["hash"] for line in plain]
+    code, out = run_cli(url, tmp_path, "verify")
+    assert code == 0 and "intact: 5 records" in out, out
+    assert "archive files sealed: 0" in run_cli(url, tmp_path, "archive-seal")[1]
