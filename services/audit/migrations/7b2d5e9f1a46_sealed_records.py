@@ -5,7 +5,8 @@ services/audit/store.py). Existing records are converted in chunks of seq; no
 hash changes, since the chain hashes the plain record (services/audit/chain.py).
 
 Archive files written before this revision keep their plain lines (verify
-still reads them); they are outside the database and not rewritten here.
+still reads them); they are outside the database: encrypt them with
+`python -m services.audit.cli archive-seal`.
 On PostgreSQL run `VACUUM FULL audit_records` after the upgrade, so the old
 row versions leave the table files; on SQLite the connections run with
 secure_delete.
