@@ -62,7 +62,7 @@ from sqlalchemy.orm import Session
 
 from bench.city_data import CITY, plan_units
 from common.db import make_engine
-from services.declarations import declaring, domain, rebuild
+from services.declarations import declaring, domain, rebuild, sealed
 from services.declarations.campaign import placing
 from services.declarations.domain import ENROL, SUSPEND, Command
 from services.declarations.eventlog import EVENT_COLUMNS, recorder
@@ -195,8 +195,9 @@ def batches_and_targets(engine, units, today, rng):
             rows.append({"batch_no": f"B{u.id:05d}{n:02d}", "unit_id": u.id, "business_type": "enrolment",
                          "submitted_at": at, "file_name": "参保名单.xlsx", "file_sha256": f"{u.id:032d}{n:032d}",
                          "total": 500, "succeeded": 500 - failed, "failed": failed,
-                         "failures": [{"row": r + 2, "cert_no": "", "name": "", "reason": rng.choice(REASONS)}
-                                      for r in range(failed)],
+                         "failures": sealed.seal(engine, sealed.BATCH_FAILURES, [
+                             {"row": r + 2, "cert_no": "", "name": "", "reason": rng.choice(REASONS)}
+                             for r in range(failed)]),
                          "status": "done", "rows_read": 500, "rows_decided": 500, "finished_at": at,
                          "attempts": 1})
     with engine.begin() as conn:

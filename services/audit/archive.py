@@ -8,7 +8,14 @@ chain runs on from the last archived record into the database. Each file is
 written to a temporary name, synced and renamed before its rows are
 deleted, and listed in `audit_archives` with its SHA-256, its first
 prev_hash and its last hash; `verify` reads the listed files, then the
-database, as one chain."""
+database, as one chain.
+
+A file's lines are the records as the database stores them: the object and
+the person (the 证件号码 read) stay encrypted under the audit database's data
+keys (AuditStore.sealed_records), so a file holds no personal data in plain
+text; `verify` decrypts them with the store's keys (AuditStore.opened) and
+checks the hashes, which are computed over the plain records. The data keys
+are never deleted, so a file stays readable after a master-key rotation."""
 import gzip
 import hashlib
 import json
@@ -76,7 +83,7 @@ def archive(store, directory, before, now, retention=None):
     count = 0
     with store.reading():
         with open(temporary, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
-            for record in store.records(after_seq=first - 1, through_seq=last):
+            for record in store.sealed_records(after_seq=first - 1, through_seq=last):
                 if prev_hash is None:
                     prev_hash = record["prev_hash"]
                 out.write((chain.dumps(record) + "\n").encode("utf-8"))
@@ -93,6 +100,44 @@ def archive(store, directory, before, now, retention=None):
         store.delete_through(last)
         store.commit()
     return values
+
+
+def _write(path, lines):
+    """Write `lines` (dicts) as an archive file: a temporary name, synced, renamed."""
+    temporary = path + ".part"
+    with open(temporary, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
+        for line in lines:
+            out.write((chain.dumps(line) + "\n").encode("utf-8"))
+        out.flush()
+        raw.flush()
+        os.fsync(raw.fileno())
+    os.replace(temporary, path)
+
+
+def seal_files(store, directory):
+    """Encrypt, in place, the personal data of archive files written before
+    the audit store encrypted (their lines held the object and person in
+    plain text). The records' hashes are unchanged (the chain hashes the
+    plain records); the file's SHA-256 in `audit_archives` is updated.
+    A file is checked first: one that is missing or no longer matches its
+    SHA-256 is left alone (verify names it). Returns the names sealed."""
+    with store.reading():
+        manifests = [(a.first_seq, a.file_name, a.sha256) for a in store.archives()]
+    done = []
+    for first, name, sha in manifests:
+        path = os.path.join(directory, name)
+        if not os.path.exists(path) or file_sha256(path) != sha:
+            continue
+        lines = list(read_file(path))
+        sealed = [store.sealed(line) for line in lines]
+        if sealed == lines:
+            continue
+        _write(path, sealed)
+        with store.unit_of_work():
+            store.archive_resealed(first, file_sha256(path))
+            store.commit()
+        done.append(name)
+    return done
 
 
 def verify(store, directory):
@@ -121,7 +166,8 @@ def verify(store, directory):
 
     def records():
         for path in readable:
-            yield from read_file(path)
+            for line in read_file(path):
+                yield store.opened(line)
         with store.reading():
             yield from store.records()
 

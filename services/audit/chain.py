@@ -7,6 +7,16 @@ A record's `hash` is SM3(prev_hash + "\\n" + canonical(record)), where
 `seq`, `prev_hash` and `hash`. The first record's `prev_hash` is GENESIS.
 `seq` numbers the records 1, 2, 3... in chain order.
 
+The chain hashes the PLAIN record, not its stored form: the store encrypts a
+record's object and person (services/audit/store.py, docs/protection.md) and
+decrypts them for `verify`. So the hashes do not depend on the data keys:
+records chained before encryption was introduced keep their hashes (the
+migration that encrypted them changed no hash), a re-encryption under a new
+data key changes none, and the head kept outside the platform stays valid.
+An edit of a stored token is still found: it fails to decrypt (SM4-GCM
+authentication) or decrypts to other content than was hashed. `verify` thus
+needs the audit database's keys, as the service does.
+
 What `verify` can tell, reading the records in `seq` order:
 
 * edited: a record whose fields no longer give its hash;

@@ -14,7 +14,8 @@ class Base(DeclarativeBase):
 
 class AuditRecord(Base):
     """One audited action. `hash` is SM3 over `prev_hash` and the record's
-    canonical form (services/audit/chain.py); `seq` numbers the chain
+    canonical form (services/audit/chain.py) in plain text, before its
+    object and person were encrypted for storage; `seq` numbers the chain
     without gaps. Rows are only ever inserted, and deleted by `archive`
     once they are safely in a file."""
     __tablename__ = "audit_records"
@@ -27,10 +28,13 @@ class AuditRecord(Base):
     address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     action: Mapped[str] = mapped_column(String(64))
-    # The object as canonical JSON (the person's key, or the filters used).
+    # The object as canonical JSON (the person's key, or the filters used),
+    # encrypted: one token (services/audit/store.py, docs/protection.md).
     object: Mapped[str] = mapped_column(Text)
-    # The person's 证件号码 when the object names one, for the auditor's search.
-    person: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The person's 证件号码 when the object names one: encrypted, and its
+    # blind index for the auditor's exact search by number.
+    person_enc: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    person_bidx: Mapped[str | None] = mapped_column(String(32), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
@@ -38,7 +42,7 @@ class AuditRecord(Base):
         Index("ix_audit_records_at", "at"),
         Index("ix_audit_records_account", "account", "seq"),
         Index("ix_audit_records_unit", "unit_id", "seq"),
-        Index("ix_audit_records_person", "person", "seq"),
+        Index("ix_audit_records_person", "person_bidx", "seq"),
         Index("ix_audit_records_action", "action", "seq"),
     )
 

@@ -10,7 +10,7 @@ from services.audit.store import AuditStore
 
 class AuditService(PlatformService):
     name = "audit"
-    store = Database(AuditStore)
+    store = Database(AuditStore, protected=True)
     records = RecordQueue()
 
     @rpc(expected_exceptions=EXPECTED)

@@ -73,11 +73,14 @@ def _filters(filters):
     return filters
 
 
-def item_dict(row):
+def item_dict(store, row):
+    """A stored record as the auditor reads it (its object decrypted; the
+    gateway masks the page)."""
+    text = store.object_text(row)
     try:
-        obj = json.loads(row.object)
+        obj = json.loads(text)
     except ValueError:
-        obj = row.object
+        obj = text
     return {
         "seq": row.seq, "id": row.record_id,
         "at": utc(row.at).astimezone(BUSINESS_TZ).isoformat(),
@@ -94,7 +97,7 @@ def search(store, filters, page, size):
     where = _filters(filters)
     with store.reading():
         total, rows = store.search(where, (page - 1) * size, size)
-        return {"items": [item_dict(r) for r in rows], "total": total, "page": page, "size": size}
+        return {"items": [item_dict(store, r) for r in rows], "total": total, "page": page, "size": size}
 
 
 HEADERS = (("序号", 10), ("时间", 26), ("账号", 16), ("角色", 10), ("单位ID", 8), ("客户端地址", 16),
@@ -128,7 +131,7 @@ def export(store, filters):
     with store.reading():
         total = store.search(where, 0, 0)[0]
         for row in store.matching(where, EXPORT_MAX):
-            item = item_dict(row)
+            item = item_dict(store, row)
             values = (item["seq"], item["at"], item["account"], item["role"], item["unit_id"], item["address"],
                       item["request_id"], item["action"], chain.dumps(item["object"]), item["outcome"])
             ws.append([_cell(ws, v) for v in values])

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from common.errors import Conflict, InvalidInput
 from common.person import FIELD_LABELS, validate_change, validate_enrolment, validate_suspension
-from services.declarations import domain
+from services.declarations import domain, sealed
 from services.declarations.domain import CHANGE, ENROL, SUSPEND, Command, Rejection
 from services.declarations.projection import Fold
 
@@ -131,6 +131,10 @@ def declare(store, kind, unit, actor, raw, now, tz, idempotency_key=None):
     """
     key = (idempotency_key or "").strip()[:100] or None
     idempotency = (key, fingerprint(kind, raw)) if key else None
+    if idempotency:
+        # The answer is stored encrypted: the store's protection is built
+        # before the write transaction (a no-op once the service built it).
+        sealed.ready(store.session.get_bind())
     outcome = _declare(store, unit, actor, [(kind, raw)], now, tz, None, idempotency)[0]
     if outcome["ok"]:
         return outcome["record"]
@@ -303,6 +307,7 @@ def _replay(store, account, idempotency):
     stored = store.answer(account, key)
     if stored is None:
         return None
-    if stored.fingerprint != print_:
+    fingerprint_, response = stored
+    if fingerprint_ != print_:
         raise Conflict(KEY_REUSED, {"Idempotency-Key": [KEY_REUSED]})
-    return {"ok": True, "record": stored.response}
+    return {"ok": True, "record": response}

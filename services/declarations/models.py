@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
     event,
 )
@@ -115,12 +116,14 @@ class UnitSeen(Base):
 
 
 class Idempotency(Base):
-    """The first answer to a write sent with an Idempotency-Key."""
+    """The first answer to a write sent with an Idempotency-Key. `response`
+    is the answer's JSON encrypted whole, one token (services/declarations/
+    sealed.py: it names the person's 证件号码 and more)."""
     __tablename__ = "idempotency"
     account: Mapped[str] = mapped_column(String(50), primary_key=True)
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    response: Mapped[dict] = mapped_column(JSON)
+    response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -168,7 +171,9 @@ class Batch(Base):
     """One uploaded file: its progress while a batch worker handles it, then
     its totals and its rejected rows. `failures` holds [{row, cert_no, name,
     reason, values}] where `values` is the row as the user typed it, so the
-    failures workbook can be rebuilt at any time.
+    failures workbook can be rebuilt at any time. The column holds that list
+    encrypted whole, one token (services/declarations/sealed.py): BatchStore
+    writes and `failures_of` reads it.
 
     A worker holds a batch while `lease_until` lies ahead; a batch whose
     lease ran out (its worker died) is taken again by any worker."""
@@ -182,7 +187,7 @@ class Batch(Base):
     total: Mapped[int] = mapped_column(Integer)
     succeeded: Mapped[int] = mapped_column(Integer)
     failed: Mapped[int] = mapped_column(Integer)
-    failures: Mapped[list] = mapped_column(JSON)
+    failures: Mapped[str] = mapped_column(Text)
     account: Mapped[str | None] = mapped_column(String(50), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     status: Mapped[str] = mapped_column(String(10), server_default="done")
@@ -214,7 +219,8 @@ class Batch(Base):
 class BatchFile(Base):
     """The uploaded bytes of a batch that is not finished yet; deleted in the
     transaction that finishes it (the rows then live on in the events and the
-    failures), so no file of personal data lingers."""
+    failures), so no file of personal data lingers. `content` is the file
+    encrypted (the token's ASCII bytes, services/declarations/sealed.py)."""
     __tablename__ = "batch_files"
     batch_no: Mapped[str] = mapped_column(String(24), primary_key=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -38,7 +38,7 @@ _unit_feed_read = [0.0]
 
 class DeclarationsService(PlatformService):
     name = "declarations"
-    store = Database(DeclarationsStore)
+    store = Database(DeclarationsStore, protected=True)
     config = Config()
     auth = RpcProxy("auth")
 

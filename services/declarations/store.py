@@ -13,6 +13,7 @@ from common.clock import utc
 from common.db import UnitOfWork
 from common.errors import Conflict
 from common.metrics import EVENTS_APPENDED
+from services.declarations import sealed
 from services.declarations.domain import BUSY
 from services.declarations.eventlog import RECORDERS, json_value, read_events, recorder
 from services.declarations.models import Event, Idempotency, Record, UnitCount, UnitMonth, UnitSeen
@@ -114,13 +115,18 @@ class DeclarationsStore(UnitOfWork):
         fold.apply_all(events, after)
         write_live(self.conn, fold, stored)
 
-    # idempotency
+    # idempotency (the answer is stored encrypted whole: services/declarations/sealed.py)
     def answer(self, account, key):
-        return self.session.get(Idempotency, (account, key))
+        """(fingerprint, answer) first given to `account` for `key`, or None."""
+        row = self.session.get(Idempotency, (account, key))
+        if row is None:
+            return None
+        return row.fingerprint, sealed.unseal(self.session.get_bind(), sealed.IDEMPOTENCY_RESPONSE, row.response)
 
     def save_answer(self, account, key, fingerprint, response, now):
+        token = sealed.seal(self.session.get_bind(), sealed.IDEMPOTENCY_RESPONSE, response)
         self.session.add(Idempotency(account=account, key=key, fingerprint=fingerprint,
-                                     response=response, created_at=now))
+                                     response=token, created_at=now))
         try:
             self.session.flush()
         except IntegrityError:

@@ -217,10 +217,12 @@ def test_export_has_the_table_and_the_idle_units(store, city):
 
 
 def test_finished_batches_count_with_their_failure_reasons(store, engine, city):
+    from services.declarations import sealed
     from services.declarations.models import Batch
 
-    failures = [{"row": 2, "reason": "公民身份号码：校验位不正确"},
-                {"row": 3, "reason": "公民身份号码：校验位不正确；联系电话：应为11位手机号码"}]
+    failures = sealed.seal(engine, sealed.BATCH_FAILURES, [  # stored encrypted whole
+        {"row": 2, "reason": "公民身份号码：校验位不正确"},
+        {"row": 3, "reason": "公民身份号码：校验位不正确；联系电话：应为11位手机号码"}])
     with engine.begin() as conn:
         for n, (unit, day) in enumerate(((1, 2), (2, 3))):
             conn.execute(Batch.__table__.insert().values(

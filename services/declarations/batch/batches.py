@@ -112,7 +112,7 @@ def submit(store, unit, actor, business_type, file_name, content, now, tz, limit
     with store.reading():
         earlier = _earlier(batches, unit["id"], business_type, digest, key)
         if earlier is not None:
-            return result(earlier, tz, duplicate=True)
+            return result(batches, earlier, tz, duplicate=True)
     day = f"{now.astimezone(tz):%Y%m%d}"
     try:
         with store.unit_of_work():
@@ -123,7 +123,7 @@ def submit(store, unit, actor, business_type, file_name, content, now, tz, limit
                 total=0, succeeded=0, failed=0, failures=[], status="queued", rows_read=0,
                 rows_decided=0, attempts=0, account=(actor or {}).get("account"),
                 idempotency_key=key, origin=_origin(unit, actor))
-            out = result(batch, tz)
+            out = result(batches, batch, tz)
             store.commit()
     except AlreadyTaken:
         # The same file or key arrived twice at once: the first one won.
@@ -131,7 +131,7 @@ def submit(store, unit, actor, business_type, file_name, content, now, tz, limit
             earlier = _earlier(batches, unit["id"], business_type, digest, key)
         if earlier is None:
             raise
-        return result(earlier, tz, duplicate=True)
+        return result(batches, earlier, tz, duplicate=True)
     log.info("batch %s (%s) of unit %s received: %d bytes, queued",
              out["batch_no"], business_type, unit["id"], len(content))
     return out
@@ -287,12 +287,13 @@ def import_batch(store, unit, actor, business_type, file_name, content, now, tz,
     while process_next(store, work, tz, limits) not in (None, submitted["batch_no"]):
         pass
     with store.reading():
-        batch = BatchStore(store.session).get(unit["id"], submitted["batch_no"])
+        batches = BatchStore(store.session)
+        batch = batches.get(unit["id"], submitted["batch_no"])
         if batch.status == "failed":
             refusal = {v: k for k, v in ERRORS.items()}.get(batch.error, Conflict)
             raise refusal(batch.message, {"file": [batch.message]},
                           {"reason": batch.reason} if batch.reason else None)
-        return result(batch, tz)
+        return result(batches, batch, tz)
 
 
 def _failure(row, refused):
@@ -301,10 +302,11 @@ def _failure(row, refused):
             "reason": "；".join(reasons), "values": row.values}
 
 
-def result(batch, tz, duplicate=False, with_failures=True):
+def result(batches, batch, tz, duplicate=False):
+    """A batch with its failed rows (decrypted by `batches`, its BatchStore)."""
     out = summary(batch, tz)
-    if with_failures and out["status"] == "done":
-        out["failures"] = [_failure_out(f) for f in batch.failures or []]
+    if out["status"] == "done":
+        out["failures"] = [_failure_out(f) for f in batches.failures_of(batch)]
     out["duplicate"] = duplicate
     return out
 
@@ -387,7 +389,7 @@ def _batch(store, unit_id, batch_no):
 
 def get_batch(store, unit_id, batch_no, tz):
     """One of the unit's batches with its failures; another unit's is 404."""
-    return result(_batch(store, unit_id, batch_no), tz)
+    return result(BatchStore(store.session), _batch(store, unit_id, batch_no), tz)
 
 
 def failures_workbook(store, unit_id, batch_no, limits=Limits()):
@@ -395,7 +397,7 @@ def failures_workbook(store, unit_id, batch_no, limits=Limits()):
     batch = _batch(store, unit_id, batch_no)
     if batch.status not in (None, "done"):
         raise Conflict(NOT_FINISHED if batch.status != "failed" else NO_ROWS_FAILED)
-    data = failures_file.workbook(batch.business_type, batch.failures or [], limits)
+    data = failures_file.workbook(batch.business_type, BatchStore(store.session).failures_of(batch), limits)
     return _file(failures_file.file_name(batch.batch_no), data)
 
 

@@ -9,7 +9,11 @@ changed the row won), renews the lease as it goes, and finishes or fails it
 only while it still holds it. A worker that dies leaves a lease that runs
 out; any worker then takes the batch again. Nothing of an unfinished batch
 has been appended (the events commit with the `done` status), so taking it
-again doubles nothing."""
+again doubles nothing.
+
+A batch's failed rows and its file hold personal fields as typed: both are
+stored encrypted (services/declarations/sealed.py). `add`, `update_held`
+and `close` encrypt; `held` and `failures_of` decrypt."""
 from datetime import timedelta
 
 from sqlalchemy import delete, func, or_, select, update
@@ -17,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from services.declarations import sealed
 from services.declarations.models import BATCH_OPEN, Batch, BatchCounter, BatchFile
 
 
@@ -36,6 +41,18 @@ def _like_escape(text):
 class BatchStore:
     def __init__(self, session):
         self.session = session
+        self.bind = session.get_bind()
+        sealed.ready(self.bind)  # before the use case's transaction
+
+    def failures_of(self, batch):
+        """The failed rows of `batch` ([] for none), decrypted."""
+        token = batch.failures
+        return sealed.unseal(self.bind, sealed.BATCH_FAILURES, token) if token else []
+
+    def _sealed(self, values):
+        if "failures" in values:
+            values["failures"] = sealed.seal(self.bind, sealed.BATCH_FAILURES, values["failures"] or [])
+        return values
 
     # -- the unit's batches ---------------------------------------------------
 
@@ -90,9 +107,9 @@ class BatchStore:
         """Record a new batch and its file; AlreadyTaken if the unit's same
         file or key was recorded meanwhile (the caller's transaction is then
         unusable: roll it back)."""
-        batch = Batch(**values)
+        batch = Batch(**self._sealed(dict(values)))
         self.session.add(batch)
-        self.session.add(BatchFile(batch_no=batch.batch_no, content=content))
+        self.session.add(BatchFile(batch_no=batch.batch_no, content=sealed.seal_file(self.bind, content)))
         try:
             self.session.flush()
         except IntegrityError:
@@ -125,7 +142,7 @@ class BatchStore:
         if batch is None:
             raise LeaseLost(batch_no)
         content = self.session.scalar(select(BatchFile.content).where(BatchFile.batch_no == batch_no))
-        return batch, content
+        return batch, sealed.unseal_file(self.bind, content)
 
     def update_held(self, batch_no, worker, **values):
         """Write `values` into a batch `worker` still holds; LeaseLost
@@ -133,7 +150,7 @@ class BatchStore:
         changed = self.session.execute(
             update(Batch).where(Batch.batch_no == batch_no, Batch.worker == worker,
                                 Batch.status.in_(BATCH_OPEN))
-            .values(**values).execution_options(synchronize_session=False))
+            .values(**self._sealed(values)).execution_options(synchronize_session=False))
         if changed.rowcount != 1:
             raise LeaseLost(batch_no)
 

@@ -72,7 +72,7 @@ class QueueTimer(Timer):
 
 class BatchWorker(PlatformService):
     name = "batch_worker"
-    store = Database(DeclarationsStore)
+    store = Database(DeclarationsStore, protected=True)
     worker = Worker()
     config = Config()
 

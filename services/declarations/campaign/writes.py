@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, delete, func, select
 
 from common.clock import utc
+from services.declarations import sealed
 from services.declarations.campaign import placing
 from services.declarations.campaign.figures import WIDTH, DayOf, months_of, reasons_of, years_of
 from services.declarations.campaign.tables import (
@@ -110,7 +111,10 @@ def batch_rows(conn, tz, batches):
     timeline = placing.Timeline(conn)
     day_of = DayOf(tz)
     out, reasons = [], []
-    for batch_no, unit_id, finished_at, total, failed, failures in batches:
+    for batch_no, unit_id, finished_at, total, failed, sealed_failures in batches:
+        # (stored encrypted whole: services/declarations/sealed.py)
+        failures = (sealed.unseal(conn.engine, sealed.BATCH_FAILURES, sealed_failures)
+                    if sealed_failures else [])
         finished = utc(finished_at)
         division, street = timeline.at(unit_id, finished)
         day = day_of(finished)
