@@ -256,3 +256,38 @@ def test_the_migration_seals_the_rows_of_the_previous_head(db_url):
         assert migrate.differences("declarations", db_url) == []
     finally:
         engine.dispose()
+
+
+def _file_bytes(url):
+    path = url.removeprefix("sqlite:///")
+    data = b""
+    for suffix in ("", "-wal"):
+        if os.path.exists(path + suffix):
+            with open(path + suffix, "rb") as f:
+                data += f.read()
+    return data
+
+
+def test_the_sqlite_file_holds_no_person_field(sqlite_url):
+    with schema_engine(sqlite_url, Base.metadata) as engine:
+        populate(engine)
+        rebuild.rebuild(engine, TZ)
+    stored = _file_bytes(sqlite_url)
+    assert [value for value in PLAIN if value.encode() in stored] == []
+
+
+def test_after_the_migration_the_sqlite_file_holds_no_old_text(sqlite_url):
+    migrate.upgrade("declarations", sqlite_url, "1b6d9e3f5a70")
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        _old_rows(conn)
+    engine.dispose()
+    assert cert_no(1).encode() in _file_bytes(sqlite_url) and HUKOU.encode() in _file_bytes(sqlite_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrate.alembic_config("declarations", conn), "5f0b3c7d9e24")
+    finally:
+        engine.dispose()
+        runtime.forget()
+    stored = _file_bytes(sqlite_url)
+    assert [value for value in PLAIN if value.encode() in stored and value != cert_no(2)] == []
