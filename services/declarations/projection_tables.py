@@ -60,11 +60,12 @@ def _figures(fold):
     return counts, months, units
 
 
-def write_live(conn, fold, stored):
+def write_live(conn, fold, stored, tokens=None):
     """Write what a Fold folded over one append, adding its counts and month
     figures to the stored ones: one statement per unit and per unit-month,
     persons inserted (those not in `stored`, which have no row) or updated,
-    and the records, through the driver."""
+    and the records, through the driver. `tokens`: {(field, value): token}
+    of the append's events (sealing.seal), copied rather than encrypted again."""
     counts, months, units = _figures(fold)
     upsert(conn, UnitCount.__table__, counts, ["unit_id"],
            lambda t, x: {"insured_count": t.c.insured_count + x.insured_count})
@@ -74,18 +75,27 @@ def write_live(conn, fold, stored):
            lambda t, x: {"name": x.name, "credit_code": x.credit_code})
     log = recorder(conn)
     sealed = log.protection
-    when, dumps, persons, seal, encrypt, bidx = (log.time_converter(), to_json, fold.persons, sealing.seal,
-                                                 sealed.fields.encrypt, sealed.index.cert_no)
+    tokens = {} if tokens is None else tokens
+    when, dumps, persons, seal, indexes = log.time_converter(), to_json, fold.persons, sealing.seal, {}
+
+    def encrypt(field, value):
+        return sealing.token(sealed, field, value, tokens)
+
+    def bidx(cert_type, cert_no):  # once per person of the append (its record and its row)
+        found = indexes.get((cert_type, cert_no))
+        if found is None:
+            found = indexes[(cert_type, cert_no)] = sealed.index.cert_no(cert_type, cert_no)
+        return found
     new, changed = [], []
     for sid in fold.touched:
         p = persons[sid]
         if sid in stored:
             changed.append((p["status"], p["unit_id"], p["version"], when(p["since"]),
-                            dumps(seal(sealed, p["person"])), sid))
+                            dumps(seal(sealed, p["person"], tokens)), sid))
         else:
             new.append((sid, p["cert_type"], bidx(p["cert_type"], p["cert_no"]), encrypt("cert_no", p["cert_no"]),
                         p["status"], p["unit_id"], p["version"], when(p["since"]),
-                        dumps(seal(sealed, p["person"]))))
+                        dumps(seal(sealed, p["person"], tokens))))
     log.insert_rows("persons", ("stream_id", "cert_type", "cert_no_bidx", "cert_no_enc") + PERSON_COLUMNS, new)
     log.update_rows("persons", "stream_id", PERSON_COLUMNS, changed)
     log.insert_rows("records", RECORD_COLUMNS, [

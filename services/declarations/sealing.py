@@ -27,18 +27,33 @@ def of(bind) -> Protection:
     return protection(engine if engine is not None else bind)
 
 
-def seal(p: Protection, data: dict) -> dict:
-    """A copy of `data` with every protected field's value a token."""
-    encrypt = p.fields.encrypt
+def seal(p: Protection, data: dict, tokens: dict | None = None) -> dict:
+    """A copy of `data` with every protected field's value a token.
+
+    `tokens`, if given, maps (field, value) to a token of that value in that
+    field: one found there is copied instead of encrypting again, and new
+    ones are added. A token is bound to its field and data key, not to a
+    row, so the projections of an append copy the event's tokens (one
+    encryption per value instead of three: event, person, record)."""
     out = {}
     for key, value in data.items():
         if key in PROTECTED and isinstance(value, str):
-            out[key] = encrypt(key, value)
+            out[key] = token(p, key, value, tokens)
         elif isinstance(value, dict):
-            out[key] = seal(p, value)
+            out[key] = seal(p, value, tokens)
         else:
             out[key] = value
     return out
+
+
+def token(p: Protection, field: str, value: str, tokens: dict | None = None) -> str:
+    """A token of `value` in `field`, copied from `tokens` when it holds one."""
+    if tokens is None:
+        return p.fields.encrypt(field, value)
+    found = tokens.get((field, value))
+    if found is None:
+        found = tokens[(field, value)] = p.fields.encrypt(field, value)
+    return found
 
 
 def unseal(p: Protection, data: dict) -> dict:

@@ -122,15 +122,16 @@ class DeclarationsStore(UnitOfWork):
         row (read under this lock or checked since); `after`, if given, the
         persons' states after `events` (see projection.Fold.apply_all)."""
         stored = set(fold.persons)
+        tokens: dict = {}  # the values sealed in the events, copied into the projections
         try:
-            self._recorder().append(events)
+            self._recorder().append(events, tokens)
         except IntegrityError:
             # Unreachable while every writer takes the append lock; kept so
             # that a stream version taken anyway is a 409, not a 500.
             raise Conflict(BUSY) from None
         self._appended.update(e["type"] for e in events)
         fold.apply_all(events, after)
-        write_live(self.conn, fold, stored)
+        write_live(self.conn, fold, stored, tokens)
 
     # idempotency
     def answer(self, account, key):

@@ -84,6 +84,21 @@ def test_no_person_field_is_stored_in_clear(engine):
     assert len(streams) == 2 and all(s.startswith("p:") and len(s) == 34 for s in streams)
 
 
+def test_an_append_encrypts_each_value_once_and_its_projections_copy_the_token(engine):
+    import json
+
+    declare(engine, "enrol", enrolment(1))
+    with engine.connect() as conn:
+        data = conn.execute(text("SELECT data FROM events")).scalar()
+        person = conn.execute(text("SELECT cert_no_enc, person FROM persons")).one()
+        record = conn.execute(text("SELECT cert_no_enc FROM records")).scalar()
+    data = json.loads(data) if isinstance(data, str) else data
+    stored = json.loads(person[1]) if isinstance(person[1], str) else person[1]
+    assert data["cert_no"] == person[0] == record
+    assert (stored["phone"], stored["hukou_address"], stored["address"]) == (
+        data["phone"], data["hukou_address"], data["address"])
+
+
 def test_readers_of_the_log_get_full_values(engine):
     populate(engine)
     with Session(engine) as session:

@@ -103,7 +103,7 @@ class Recorder:
         """The driver's connection, in the caller's transaction."""
         return self.conn.connection.dbapi_connection
 
-    def append(self, events):
+    def append(self, events, tokens=None):
         """Insert `events` (dicts without positions) at the end of the log
         and set their `position`. Must run inside the caller's write
         transaction, which the append lock protects until it commits or
@@ -111,6 +111,10 @@ class Recorder:
 
         A stream_version already taken raises IntegrityError: another writer
         appended to that person since the caller read its state.
+
+        `tokens`, if given, a dict that receives {(field, value): token} of
+        the values sealed, for the projections of the same append to copy
+        (sealing.seal).
         """
         if not events:
             return events
@@ -123,13 +127,13 @@ class Recorder:
                 for event in events:
                     if trace:
                         event["metadata"] = {**event["metadata"], "trace": trace}
-                self._append(events)
+                self._append(events, tokens)
                 span.set_attribute("edt.log.position.first", events[0]["position"])
                 span.set_attribute("edt.log.position.last", events[-1]["position"])
             return events
-        return self._append(events)
+        return self._append(events, tokens)
 
-    def _append(self, events):
+    def _append(self, events, tokens=None):
         self.lock_appends()
         last = self.conn.scalar(select(func.max(Event.position))) or 0
         for offset, event in enumerate(events, 1):
@@ -138,7 +142,7 @@ class Recorder:
         # The personal fields go in as tokens; the caller's events keep full values.
         self.insert_rows("events", EVENT_COLUMNS, [
             (e["position"], e["event_id"], e["stream_id"], e["stream_version"], e["type"], e["unit_id"],
-             when(e["occurred_at"]), dumps(seal(p, e["data"])), dumps(e["metadata"])) for e in events])
+             when(e["occurred_at"]), dumps(seal(p, e["data"], tokens)), dumps(e["metadata"])) for e in events])
         return events
 
     def lock_appends(self):
