@@ -13,6 +13,7 @@ import gc
 from sqlalchemy import delete, func, select
 
 from common.clock import utc
+from common.protect.masking import mask_cert_no, mask_phone
 from services.declarations import index_key, sealing
 from services.declarations.campaign import verify as campaign_verify, writes as campaign_writes
 from services.declarations.campaign.placing import Placer
@@ -150,13 +151,31 @@ def _live_person_key(p, row, _utc=utc):
         _utc(row[7]).isoformat(), sealing.unseal(p, row[8]))
 
 
+def _person_fields(person):
+    return {k: ("..." if k in ("hukou_address", "address") and v else mask_phone(v) if k == "phone" else v)
+            for k, v in person.items()}
+
+
+def _shown(name, value):
+    """A compared value as a report line shows it: 证件号码 and phones masked,
+    addresses left out (the report is printed; docs/protection.md)."""
+    if value is None:
+        return None
+    if name == "records":  # _record_key: the number at 7
+        return value[:7] + (mask_cert_no(value[7]),) + value[8:]
+    if name == "persons":  # _person_key: the number at 2, the person at 7
+        return value[:2] + (mask_cert_no(value[2]),) + value[3:7] + (_person_fields(value[7]),)
+    return value
+
+
 def _compare(name, live, replayed, report):
     missing = [k for k in replayed if k not in live]
     extra = [k for k in live if k not in replayed]
     wrong = [k for k in replayed if k in live and live[k] != replayed[k]]
     for label, keys in (("missing", missing), ("unexpected", extra), ("differs", wrong)):
         for k in keys[:MAX_REPORTED]:
-            report.append(f"{name} {k}: {label}; live={live.get(k)!r} replay={replayed.get(k)!r}")
+            report.append(f"{name} {k}: {label}; live={_shown(name, live.get(k))!r} "
+                          f"replay={_shown(name, replayed.get(k))!r}")
         if len(keys) > MAX_REPORTED:
             report.append(f"{name}: {len(keys) - MAX_REPORTED} more {label}")
 

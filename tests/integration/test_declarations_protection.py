@@ -150,6 +150,19 @@ def test_rebuild_and_verify_are_clean(engine):
     assert [value for value in PLAIN if value in raw_text(engine)] == []
 
 
+def test_verify_reports_a_difference_without_the_person_fields(engine):
+    from common.protect.masking import mask_cert_no
+
+    populate(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE persons SET version = version + 5"))
+        conn.execute(text("DELETE FROM records WHERE position = 1"))
+    _, report = rebuild.verify(engine, TZ)
+    lines = "\n".join(report)
+    assert "persons" in lines and "records" in lines and mask_cert_no(cert_no(1)) in lines
+    assert [value for value in PLAIN if value in lines] == []
+
+
 @pytest.fixture
 def other_index_key(monkeypatch):
     """The development key ring with another blind-index key."""
