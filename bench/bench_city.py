@@ -82,6 +82,7 @@ import requests
 
 from bench import procs
 from common.queues import PLATFORM_QUEUES
+from common.protect import process_index
 from bench.city_data import CITY, DIVISIONS, People, business_today, enrolment_row, plan_units, suspension_row
 from tests import fixtures_xlsx as fx
 from tests import suite as suites
@@ -921,7 +922,9 @@ class City:
         batch = self.client.call("GET", "/api/batches?page=1&size=1", big.token).json()
         items = batch.get("items") or []
         rng = random.Random(5)
-        ids = [f"01:{self.people.cert_no(j)}" for j in rng.sample(range(self.enrolled), min(5000, self.enrolled))]
+        index = process_index()  # stream ids: "p:" + the blind index (services/declarations/sealing.py)
+        ids = ["p:" + index.cert_no("01", self.people.cert_no(j))
+               for j in rng.sample(range(self.enrolled), min(5000, self.enrolled))]
         sample = {"unit_id": big.id, "other_unit_id": created[-1].id, "token": big.token,
                   "cert_no": self.people.cert_no(i), "name": self.people.name(i),
                   "batch_no": items[0]["batch_no"] if items else None, "position": self.dbs.log_position(),

@@ -62,7 +62,7 @@ from sqlalchemy.orm import Session
 
 from bench.city_data import CITY, plan_units
 from common.db import make_engine
-from services.declarations import declaring, domain, rebuild, sealed
+from services.declarations import declaring, domain, rebuild, sealed, sealing
 from services.declarations.campaign import placing
 from services.declarations.domain import ENROL, SUSPEND, Command
 from services.declarations.eventlog import EVENT_COLUMNS, recorder
@@ -119,8 +119,10 @@ def append_rows(engine, events):
     """Events with their positions into the log in one statement (COPY on
     PostgreSQL), bypassing the append lock: the city is built before
     anything runs."""
+    p = sealing.of(engine)  # the person fields go in sealed, as the store appends them
     with engine.begin() as conn:
-        recorder(conn).bulk_insert(Event.__table__, [{c: e[c] for c in EVENT_COLUMNS} for e in events])
+        recorder(conn).bulk_insert(Event.__table__, [{c: (sealing.seal(p, e[c]) if c == "data" else e[c])
+                                                      for c in EVENT_COLUMNS} for e in events])
 
 
 def fill(engine, units, persons, today, rng, chunk=20_000):
@@ -130,6 +132,7 @@ def fill(engine, units, persons, today, rng, chunk=20_000):
     times = enrolment_times(persons, today, rng)
     later = set(rng.sample(range(persons), persons // 10))  # transferred or suspended at the end
     kept, position = {}, 0
+    p = sealing.of(engine)
     with engine.begin() as conn:
         position = conn.scalar(select(func.max(Event.position))) or 0
     for start in range(0, persons, chunk):
@@ -137,7 +140,9 @@ def fill(engine, units, persons, today, rng, chunk=20_000):
         owners = rng.choices(ids, weights, k=end - start)
         commands = [Command(ENROL, refs[owners[k - start]], person_data(k), {"actor": "bench"})
                     for k in range(start, end)]
-        outcomes, states = domain.decide_many(commands, {}, refs, times[start], times[start].date())
+        streams = {c.key: sealing.new_stream_id(p, *c.key) for c in commands}
+        outcomes, states = domain.decide_many(commands, {}, refs, times[start], times[start].date(),
+                                              streams=streams)
         events = [o for o in outcomes if isinstance(o, dict)]
         for k, event in zip(range(start, end), events, strict=True):
             position += 1
@@ -161,9 +166,9 @@ def fill(engine, units, persons, today, rng, chunk=20_000):
                 "reason": "03", "remark": None}, {"actor": "bench"}))
     for start in range(0, len(commands), chunk):
         part = commands[start:start + chunk]
-        outcomes, _ = domain.decide_many(part, {sid: kept[sid] for sid in
-                                                (f"01:{c.data['cert_no']}" for c in part)},
-                                         refs, moment, moment.date())
+        streams = {c.key: sealing.new_stream_id(p, *c.key) for c in part}
+        outcomes, _ = domain.decide_many(part, {sid: kept[sid] for sid in streams.values()},
+                                         refs, moment, moment.date(), streams=streams)
         events = [o for o in outcomes if isinstance(o, dict)]
         for event in events:
             position += 1

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 
 from common.db import make_engine
-from services.declarations import domain, rebuild
+from services.declarations import domain, rebuild, sealing
 from services.declarations.domain import CHANGE, ENROL, SUSPEND, Command
 from services.declarations.eventlog import EVENT_COLUMNS
 from services.declarations.models import Base, Event
@@ -45,6 +45,7 @@ def person_data(i, rng):
 def fill(engine, count, seed=7, chunk=50_000):
     """Append `count` events decided from random commands; returns how many."""
     rng = random.Random(seed)
+    p = sealing.of(engine)  # the log holds the person fields sealed, its streams opaque
     persons = max(count // 3, 1)
     states, written, position = {}, 0, 0
     span = timedelta(days=730) / count
@@ -52,7 +53,7 @@ def fill(engine, count, seed=7, chunk=50_000):
         commands = []
         for _ in range(min(chunk, count - written) * 2):  # some will be refused
             i = rng.randrange(persons)
-            sid = f"01:{id_number(i)}"
+            sid = sealing.new_stream_id(p, "01", id_number(i))
             state = states.get(sid)
             unit = UNITS[rng.randrange(len(UNITS))] if state is None or rng.random() < 0.3 \
                 else UNITS[state["unit_id"] - 1]
@@ -68,14 +69,17 @@ def fill(engine, count, seed=7, chunk=50_000):
                                 "name": state["person"]["name"],
                                 "changes": {"phone": f"138{rng.randrange(10 ** 8):08d}"}}, {"actor": "bench"}))
         now = START + span * written
-        outcomes, states = domain.decide_many(commands, states, {u["id"]: u for u in UNITS}, now, now.date())
+        streams = {c.key: sealing.new_stream_id(p, *c.key) for c in commands}
+        outcomes, states = domain.decide_many(commands, states, {u["id"]: u for u in UNITS}, now, now.date(),
+                                              streams=streams)
         events = [o for o in outcomes if isinstance(o, dict)][:count - written]
         for event in events:
             position += 1
             event["position"] = position
             event["occurred_at"] = START + span * position
         with engine.begin() as conn:
-            conn.execute(insert(Event.__table__), [{c: e[c] for c in EVENT_COLUMNS} for e in events])
+            conn.execute(insert(Event.__table__), [{c: (sealing.seal(p, e[c]) if c == "data" else e[c])
+                                                    for c in EVENT_COLUMNS} for e in events])
         written += len(events)  # (only the last chunk is cut short; nothing is decided after it)
     return written
 

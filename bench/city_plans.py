@@ -146,7 +146,7 @@ def collect(urls, sample, path, analyze=True):
     ids = sample.get("stream_ids") or []
     manual = [
         ("declarations", "decide a batch: persons of 5,000 rows (store._persons)",
-         "SELECT stream_id, cert_type, cert_no, status, unit_id, version, since, person FROM persons "
+         "SELECT stream_id, cert_type, cert_no_enc, status, unit_id, version, since, person FROM persons "
          "WHERE stream_id = ANY(%s)", (ids,)),
         ("declarations", "append: max position under the lock (store.append)",
          "SELECT max(events.position) AS max_1 FROM events", None),

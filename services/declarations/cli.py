@@ -8,6 +8,13 @@
                                                    epoch of the log, so that consumers drop
                                                    messages published before the restore
     python -m services.declarations.cli log-identity   print the log's id, epoch and forks
+    python -m services.declarations.cli protect-rotate re-wrap the database's data keys under the
+                                                   active master key (docs/protection.md)
+    python -m services.declarations.cli protect-keys   print the master keys still in use
+
+`rebuild` also recomputes the blind indexes of 证件号码 with the configured
+index key and records it (services/declarations/index_key.py): after a change
+of index key, run it before starting the service.
 
 The database is DATABASE_URL of services/declarations/config.yaml (env
 DECLARATIONS_DATABASE_URL), or --database-url. `rebuild` holds the append
@@ -23,14 +30,16 @@ from sqlalchemy import update
 
 from common.config import service_config
 from common.db import make_engine
-from services.declarations import rebuild as replaying
+from common.protect import command as protect_command
+from services.declarations import rebuild as replaying, sealing
 from services.declarations.eventlog import identity as log_identity
 from services.declarations.models import Base, RelayState
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m services.declarations.cli")
-    parser.add_argument("command", choices=("rebuild", "verify", "restore-epoch", "log-identity"))
+    parser.add_argument("command", choices=("rebuild", "verify", "restore-epoch", "log-identity")
+                        + protect_command.COMMANDS)
     parser.add_argument("--database-url", help="instead of the config's DATABASE_URL")
     parser.add_argument("--chunk", type=int, default=replaying.CHUNK, help="events per read")
     parser.add_argument("--fork-position", type=int, default=None,
@@ -42,9 +51,12 @@ def main(argv=None):
     engine = make_engine(args.database_url or config["DATABASE_URL"])
     try:
         Base.metadata.create_all(engine)
+        if args.command in protect_command.COMMANDS:
+            return protect_command.run(args.command, engine)
         started = time.perf_counter()
         if args.command in ("restore-epoch", "log-identity"):
             return _identity(engine, args)
+        sealing.of(engine)  # the keys, once, before any transaction
         if args.command == "rebuild":
             count = replaying.rebuild(engine, tz, args.chunk)
             seconds = time.perf_counter() - started

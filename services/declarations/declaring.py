@@ -219,7 +219,10 @@ def plan_many(store, unit, actor, items, now, tz, batch_no=None, idempotency=Non
         return [error_of(p) for p in prepared]  # nothing to record
     commands = [p for p in prepared if isinstance(p, Command)]
     with store.reading():  # the write transaction begins below
-        states = store.person_states(c.stream_id for c in commands)
+        # Each person's stream, found by the blind index of its number (a
+        # person never declared gets the id its first event will carry).
+        streams = store.streams(c.key for c in commands)
+        states = store.person_states(streams.values())
         units = store.units(s["unit_id"] for s in states.values())
     decided, after, new_id = [], states, new_ids(len(commands))
     refused_early = len(prepared) - len(commands)
@@ -230,7 +233,8 @@ def plan_many(store, unit, actor, items, now, tz, batch_no=None, idempotency=Non
                 progress(refused_early + start)
         # Chained through the states after each chunk: commands about one
         # person still see the earlier ones.
-        outcomes, after = domain.decide_many(commands[start:start + CHUNK], after, units, now, today, new_id)
+        outcomes, after = domain.decide_many(commands[start:start + CHUNK], after, units, now, today, new_id,
+                                             streams)
         decided.extend(outcomes)
     # The commands are done with: their data live on in the events. Only
     # the rejections are kept, for the answers (less memory at the peak).

@@ -56,8 +56,9 @@ class Command:
     meta: dict = field(default_factory=dict)
 
     @property
-    def stream_id(self):
-        return stream_id(self.data["cert_type"], self.data["cert_no"])
+    def key(self):
+        """The person key: (cert_type, normalised cert_no)."""
+        return self.data["cert_type"], self.data["cert_no"]
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,12 @@ class Rejection:
     details: dict = field(default_factory=dict)
 
 
-def stream_id(cert_type, cert_no):
-    """The person key of normalised certificate fields."""
-    return f"{cert_type}:{cert_no}"
+def local_stream_id(key):
+    """A stream id for a person key where no store gave one: only for
+    deciding in memory (tests of the rules). The store gives every person
+    an opaque id of its own (DeclarationsStore.streams), and nothing else
+    is ever appended."""
+    return f"{key[0]}:{key[1]}"
 
 
 # -- deciding ---------------------------------------------------------------
@@ -154,12 +158,13 @@ def _unit_ref(unit):
     return {"id": unit["id"], "name": unit.get("name"), "credit_code": unit.get("credit_code")}
 
 
-def decide_many(commands, states, units, now, today, new_id=None):
+def decide_many(commands, states, units, now, today, new_id=None, streams=None):
     """Decide `commands` in order; each is independent of the others except
     that commands for one person see the effect of the earlier ones.
 
-    `states` maps stream ids to current states (missing = never declared);
-    it is not modified. Returns one outcome per command: an event dict
+    `streams` maps each command's person key (Command.key) to its stream id
+    (the store resolves them); `states` maps stream ids to current states
+    (missing = never declared); neither is modified. Returns one outcome per command: an event dict
     (without `position`, which the store assigns) or a Rejection, and the
     states after the accepted events.
     """
@@ -168,7 +173,7 @@ def decide_many(commands, states, units, now, today, new_id=None):
     outcomes = []
     refs = {}  # one unit reference per unit object (a batch has one unit)
     for command in commands:
-        sid = command.stream_id
+        sid = streams[command.key] if streams is not None else local_stream_id(command.key)
         state = states.get(sid)
         decision = decide(command, state, units, today)
         if isinstance(decision, Rejection):

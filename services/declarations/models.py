@@ -37,11 +37,14 @@ class Event(Base):
     # Assigned by the store under the append lock: gap-free, in commit order.
     position: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=False)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
-    stream_id: Mapped[str] = mapped_column(String(40))  # "cert_type:cert_no"
+    # "p:" + the blind index of the person's 证件号码 when its first event was
+    # appended (services/declarations/sealing.py); never recomputed.
+    stream_id: Mapped[str] = mapped_column(String(40))
     stream_version: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(40))
     unit_id: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # 证件号码, 联系电话 and the addresses as tokens (sealing.PROTECTED).
     data: Mapped[dict] = mapped_column(JSON)
     meta: Mapped[dict] = mapped_column("metadata", JSON)
     __table_args__ = (UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),)
@@ -49,16 +52,22 @@ class Event(Base):
 
 class Person(Base):
     """Current state per person: what commands decide from. Equal, by
-    construction and by `verify`, to folding the person's stream."""
+    construction and by `verify`, to folding the person's stream.
+
+    Deciding finds a person by the blind index of its 证件号码 (unique with
+    the type; the index leads with it, so a set of indexes is one lookup);
+    the number itself and the phone and addresses in `person` are tokens."""
     __tablename__ = "persons"
     stream_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     cert_type: Mapped[str] = mapped_column(String(2))
-    cert_no: Mapped[str] = mapped_column(String(30))
+    cert_no_bidx: Mapped[str] = mapped_column(String(32))
+    cert_no_enc: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(10))  # active | suspended
     unit_id: Mapped[int] = mapped_column(Integer, index=True)
     version: Mapped[int] = mapped_column(Integer)
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     person: Mapped[dict] = mapped_column(JSON)
+    __table_args__ = (Index("ux_persons_cert_no_bidx", "cert_no_bidx", "cert_type", unique=True),)
 
 
 class UnitCount(Base):
@@ -90,7 +99,8 @@ class Record(Base):
     business_type: Mapped[str] = mapped_column(String(20))
     action: Mapped[str] = mapped_column(String(20))
     cert_type: Mapped[str] = mapped_column(String(2))
-    cert_no: Mapped[str] = mapped_column(String(30))
+    cert_no_bidx: Mapped[str] = mapped_column(String(32))  # the list's ?cert_no= search
+    cert_no_enc: Mapped[str] = mapped_column(String(120))
     name: Mapped[str] = mapped_column(String(50))
     declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     batch_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -101,9 +111,19 @@ class Record(Base):
         # The record list's filters by name, 证件号码 and batch (bench/city-plans.txt:
         # without them a filter walked all of a unit's records).
         Index("ix_records_unit_name", "unit_id", "name"),
-        Index("ix_records_unit_cert_no", "unit_id", "cert_no"),
+        Index("ix_records_unit_cert_no_bidx", "unit_id", "cert_no_bidx"),
         Index("ix_records_unit_batch", "unit_id", "batch_no"),
     )
+
+
+class ProjectionKey(Base):
+    """The blind-index key the projections' `cert_no_bidx` columns were
+    built with (one row). A process whose index key differs refuses to
+    start until `python -m services.declarations.cli rebuild` recomputed
+    them (the log does not depend on the index key)."""
+    __tablename__ = "projection_keys"
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)  # "blind_index"
+    key_id: Mapped[str] = mapped_column(String(32))
 
 
 class UnitSeen(Base):

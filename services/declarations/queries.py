@@ -73,12 +73,6 @@ def _date(value, field):
         raise InvalidInput("查询条件有误", {field: ["日期格式应为YYYY-MM-DD"]}) from None
 
 
-def _cert_no_spellings(value):
-    # The type is not a filter, so try the ID card's upgrade of a 15-digit
-    # number as well as the plain normalised text.
-    return sorted({normalise_cert_no("99", value), normalise_cert_no("01", value)})
-
-
 def _name(value):
     try:
         return clean_name(value)
@@ -110,7 +104,9 @@ def list_records(store, unit_id, filters, page, size, tz):
     total, rows = store.records(
         unit_id, (page - 1) * size, size, business_type=business_type, start=start, end=end,
         name=_name(name) if name else None,
-        cert_nos=_cert_no_spellings(cert_no) if cert_no else None,
+        # Exact, through the blind index: the plain normalised number and,
+        # the type not being a filter, a 15-digit number's ID-card upgrade.
+        cert_nos=[cert_no] if cert_no else None,
         batch_no=(filters.get("batch_no") or "").strip() or None,
     )
     return {"items": [record_item(r, tz) for r in rows], "total": total, "page": page, "size": size}
@@ -155,16 +151,18 @@ def _state_out(state):
 
 def _key(cert_type, cert_no):
     cert_type = codes.resolve(codes.CERT_TYPES, cert_type) or str(cert_type or "")
-    return f"{cert_type}:{normalise_cert_no(cert_type, cert_no)}"
+    return cert_type, normalise_cert_no(cert_type, cert_no)
 
 
 def persons_state(store, keys):
     """The current state of each (cert_type, cert_no) in `keys`, in order:
     {cert_type, cert_no, status, unit_id, since, version, person}, or None
     for a person never declared on the platform."""
-    ids = [_key(t, n) for t, n in keys]
-    states = store.person_states(ids)
-    return [_state_out(states.get(i)) for i in ids]
+    wanted = [_key(t, n) for t, n in keys]
+    with store.reading():
+        streams = store.streams(wanted)
+        states = store.person_states(streams.values())
+    return [_state_out(states.get(streams[k])) for k in wanted]
 
 
 def person_state(store, cert_type, cert_no):

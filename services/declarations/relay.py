@@ -414,7 +414,9 @@ class RelayDatabase(Database):
     the lease up on stop."""
 
     def __init__(self, **kwargs):
-        super().__init__(RelayStore, **kwargs)
+        # Protected: the relay opens the events' personal fields to publish
+        # them in full, so its keys are checked at start-up.
+        super().__init__(RelayStore, protected=True, **kwargs)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.memory = RelayMemory(self.holder)
 

@@ -15,14 +15,13 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from common.clock import utcnow
-from common.db import Database
 from common.errors import EXPECTED
 from common.service import PlatformService, rpc
 from services.declarations import declaring, queries
 from services.declarations.batch import batches
 from services.declarations.campaign import workbench
 from services.declarations.domain import CHANGE, ENROL, SUSPEND
-from services.declarations.store import DeclarationsStore
+from services.declarations.store import DeclarationsDatabase
 
 log = logging.getLogger(__name__)
 # Seconds a dashboard waits for auth's unit feed before answering with the
@@ -38,7 +37,7 @@ _unit_feed_read = [0.0]
 
 class DeclarationsService(PlatformService):
     name = "declarations"
-    store = Database(DeclarationsStore, protected=True)
+    store = DeclarationsDatabase()
     config = Config()
     auth = RpcProxy("auth")
 

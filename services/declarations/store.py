@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from common.clock import utc
-from common.db import UnitOfWork
+from common.db import Database, UnitOfWork
 from common.errors import Conflict
 from common.metrics import EVENTS_APPENDED
-from services.declarations import sealed
+from services.declarations import index_key, sealed, sealing
 from services.declarations.domain import BUSY
 from services.declarations.eventlog import RECORDERS, json_value, read_events, recorder
 from services.declarations.models import Event, Idempotency, Record, UnitCount, UnitMonth, UnitSeen
@@ -27,6 +27,9 @@ class DeclarationsStore(UnitOfWork):
     def __init__(self, session):
         self.session = session
         self._appended = Counter()  # event types appended in the open transaction
+        # Built once per engine, here, before any transaction of this store:
+        # on SQLite a first data key made under the write lock would wait on it.
+        self.protection = sealing.of(session)
 
     @property
     def conn(self):
@@ -62,22 +65,36 @@ class DeclarationsStore(UnitOfWork):
             log.lock_appends()
 
     # deciding
+    def streams(self, keys):
+        """{(cert_type, cert_no): stream id} for normalised person keys: the
+        stream of a person ever declared, found in `persons` by the blind
+        index of the number; for a person never seen, the id its first
+        event will get (sealing.new_stream_id)."""
+        p = self.protection
+        wanted = {key: p.index.cert_no(*key) for key in set(keys)}
+        rows = self._persons("stream_id, cert_type, cert_no_bidx", wanted.values(), key="cert_no_bidx")
+        found = {(cert_type, bidx): sid for sid, cert_type, bidx in rows}
+        return {key: found.get((key[0], bidx)) or sealing.STREAM_PREFIX + bidx for key, bidx in wanted.items()}
+
     def person_states(self, stream_ids):
-        """{stream_id: state} of the persons of `stream_ids` ever declared."""
-        rows = self._persons("stream_id, cert_type, cert_no, status, unit_id, version, since, person",
+        """{stream_id: state} of the persons of `stream_ids` ever declared,
+        with full values."""
+        rows = self._persons("stream_id, cert_type, cert_no_enc, status, unit_id, version, since, person",
                              stream_ids)
+        p = self.protection
         return {row[0]: {
-            "stream_id": row[0], "cert_type": row[1], "cert_no": row[2], "status": row[3],
-            "unit_id": row[4], "version": row[5], "since": utc(row[6]), "person": json_value(row[7]),
+            "stream_id": row[0], "cert_type": row[1], "cert_no": p.fields.decrypt("cert_no", row[2]),
+            "status": row[3], "unit_id": row[4], "version": row[5], "since": utc(row[6]),
+            "person": sealing.unseal(p, json_value(row[7])),
         } for row in rows}
 
     def stream_versions(self, stream_ids):
         """{stream_id: version} of the persons of `stream_ids` ever declared."""
         return dict(self._persons("stream_id, version", stream_ids))
 
-    def _persons(self, columns, stream_ids):
-        ids = sorted(set(stream_ids))
-        return self._recorder().persons(columns, ids) if ids else []
+    def _persons(self, columns, ids, key="stream_id"):
+        ids = sorted(set(ids))
+        return self._recorder().persons(columns, ids, key) if ids else []
 
     def _recorder(self, write=False):
         """The event log's recorder on this session's connection; with
@@ -105,15 +122,16 @@ class DeclarationsStore(UnitOfWork):
         row (read under this lock or checked since); `after`, if given, the
         persons' states after `events` (see projection.Fold.apply_all)."""
         stored = set(fold.persons)
+        tokens: dict = {}  # the values sealed in the events, copied into the projections
         try:
-            self._recorder().append(events)
+            self._recorder().append(events, tokens)
         except IntegrityError:
             # Unreachable while every writer takes the append lock; kept so
             # that a stream version taken anyway is a 409, not a 500.
             raise Conflict(BUSY) from None
         self._appended.update(e["type"] for e in events)
         fold.apply_all(events, after)
-        write_live(self.conn, fold, stored)
+        write_live(self.conn, fold, stored, tokens)
 
     # idempotency (the answer is stored encrypted whole: services/declarations/sealed.py)
     def answer(self, account, key):
@@ -152,7 +170,9 @@ class DeclarationsStore(UnitOfWork):
     def records(self, unit_id, offset, limit, business_type=None, start=None, end=None,
                 name=None, cert_nos=None, batch_no=None):
         """(total, rows) of a unit's records, newest first. `start`/`end` are
-        UTC instants (end exclusive); `cert_nos` any of several spellings."""
+        UTC instants (end exclusive); `cert_nos` any of several spellings
+        (raw, as typed: searched by their blind indexes). The rows' `cert_no`
+        is the number in full (decrypted)."""
         where = [Record.unit_id == unit_id]
         if business_type:
             where.append(Record.business_type == business_type)
@@ -163,14 +183,22 @@ class DeclarationsStore(UnitOfWork):
         if name:
             where.append(Record.name == name)
         if cert_nos:
-            where.append(Record.cert_no.in_(cert_nos))
+            index = self.protection.index
+            bidx = sorted({b for raw in cert_nos for b in index.cert_no_search(raw)})
+            where.append(Record.cert_no_bidx.in_(bidx))
         if batch_no:
             where.append(Record.batch_no == batch_no)
         total = self.session.scalar(select(func.count()).select_from(Record).where(*where))
         rows = self.session.execute(
             select(Record).where(*where).order_by(Record.position.desc())
             .offset(offset).limit(limit)).scalars().all()
-        return total, rows
+        return total, [self._opened(row) for row in rows]
+
+    def _opened(self, row):
+        """A record row with its `cert_no` in full (a plain attribute of the
+        loaded row, never flushed: the store does not write records here)."""
+        row.cert_no = self.protection.fields.decrypt("cert_no", row.cert_no_enc)
+        return row
 
     def record(self, unit_id, record_id):
         """(record, event) of one of the unit's records, or None."""
@@ -180,7 +208,7 @@ class DeclarationsStore(UnitOfWork):
         if row is None:
             return None
         event = read_events(self.conn, row.position - 1, 1)[0]
-        return row, event
+        return self._opened(row), event
 
     # the log, for consumers
     def events_after(self, after, limit):
@@ -188,3 +216,18 @@ class DeclarationsStore(UnitOfWork):
 
     def last_position(self):
         return self.session.scalar(select(func.max(Event.position))) or 0
+
+
+class DeclarationsDatabase(Database):
+    """The declarations database as a Nameko dependency (the service and the
+    batch worker): its personal fields are protected, so the keys are
+    checked and the data key made at start-up (common.db.Database
+    `protected`), and a process whose blind-index key is not the one the
+    projections were built with refuses to start (index_key.check)."""
+
+    def __init__(self, store_cls=DeclarationsStore, **kwargs):
+        super().__init__(store_cls, protected=True, **kwargs)
+
+    def setup(self):
+        super().setup()
+        index_key.check(self.engine)

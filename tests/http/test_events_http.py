@@ -76,7 +76,7 @@ def test_the_feed_and_the_broker_carry_the_same_events(suite, downstream, fresh_
     with Connection(suite.env["AMQP_URI"]) as conn:
         queue = subscriber_queue("test.http-probe-" + uuid.uuid4().hex[:6])(conn.channel())
         queue.declare()
-        body = enrolment(next(_numbers))
+        body = enrolment(next(_numbers), hukou_address="福建省泉州市鲤城区中山路一号")
         suite.api("POST", "/api/declarations/enrolment", fresh_unit["token"], json=body)
         suite.api("POST", "/api/declarations/suspension", fresh_unit["token"], json={
             "cert_type": "01", "cert_no": body["cert_no"], "name": body["name"], "reason": "02"})
@@ -92,6 +92,10 @@ def test_the_feed_and_the_broker_carry_the_same_events(suite, downstream, fresh_
     assert [e["type"] for e in got] == ["resident_enrolled", "resident_suspended"]
     from_feed = feed(suite, downstream, got[0]["position"] - 1, 2)["items"]
     assert from_feed == got
+    # Sealed in the declarations database (docs/protection.md), full for downstream systems.
+    for field in ("cert_no", "phone", "hukou_address", "address"):
+        assert got[0]["data"][field] == body[field], field
+    assert got[0]["person"]["cert_no"] == got[1]["data"]["cert_no"] == body["cert_no"]
 
 
 def test_feed_limits_are_checked(suite, downstream):

@@ -75,8 +75,9 @@ except Conflict as exc:
 DECIDER = textwrap.dedent(PRELUDE + """
 now = datetime.now(timezone.utc)
 command = declaring.prepare("enrol", arg["unit"], arg["person"], now.date(), {"actor": "racer"})
-states = store.person_states([command.stream_id])
-events, _ = domain.decide_many([command], states, {}, now, now.date())
+streams = store.streams([command.key])
+states = store.person_states(streams.values())
+events, _ = domain.decide_many([command], states, {}, now, now.date(), streams=streams)
 session.rollback()
 barrier("decided")
 store.begin_write()
@@ -177,9 +178,9 @@ def test_two_units_enrolling_one_person_at_the_same_moment_exactly_one_succeeds(
             '{"ok": "new_enrolment"}', '{"refused": "%s"}' % declaring.BUSY], results
     with Session(engine) as session:
         store = DeclarationsStore(session)
-        states = store.person_states([f"01:{cert_no(10 + r)}" for r in range(rounds)])
+        states = store.person_states(store.streams([("01", cert_no(10 + r)) for r in range(rounds)]).values())
         # The loser appended nothing: one event per person, counted once.
-        assert all(s["status"] == "active" and s["version"] == 1 for s in states.values())
+        assert len(states) == rounds and all(s["status"] == "active" and s["version"] == 1 for s in states.values())
         assert store.insured_count(U["id"]) + store.insured_count(V["id"]) == rounds
     with engine.connect() as conn:
         events = read_events(conn, 0, 100)
@@ -199,7 +200,7 @@ def test_two_units_released_together_never_both_enrol_one_person(engine, db_url)
         assert outcomes in ({"new_enrolment", "transfer_in"}, {"new_enrolment", declaring.BUSY}), outcomes
     with Session(engine) as session:
         store = DeclarationsStore(session)
-        states = store.person_states([f"01:{cert_no(20 + r)}" for r in range(rounds)])
+        states = store.person_states(store.streams([("01", cert_no(20 + r)) for r in range(rounds)]).values())
         assert len(states) == rounds and all(s["status"] == "active" for s in states.values())
         assert store.insured_count(U["id"]) + store.insured_count(V["id"]) == rounds
     assert rebuild.verify(engine, rebuild_tz())[1] == []

@@ -24,12 +24,11 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 
-from common.db import Database
 from common.metrics import BATCHES_OPEN, BATCHES_PROCESSED
 from common.service import PlatformService
 from services.declarations.batch import batches
 from services.declarations.batch.store import BatchStore, LeaseLost
-from services.declarations.store import DeclarationsStore
+from services.declarations.store import DeclarationsDatabase
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ class QueueTimer(Timer):
 
 class BatchWorker(PlatformService):
     name = "batch_worker"
-    store = Database(DeclarationsStore, protected=True)
+    store = DeclarationsDatabase()
     worker = Worker()
     config = Config()
 

@@ -12,6 +12,7 @@ next position is read. Either way the lock is held until commit, so
 positions are gap-free and in commit order: a reader that resumes after
 position N never misses an event that commits later.
 """
+from services.declarations import sealing
 from services.declarations.eventlog.postgres import PostgresRecorder
 from services.declarations.eventlog.recorder import (
     EVENT_COLUMNS,
@@ -39,14 +40,18 @@ def append(conn, events):
 
 
 def iter_events(conn, after=0, chunk=10000):
-    """Every event after `after`, in position order, read in chunks."""
-    return recorder(conn).iter_events(after, chunk)
+    """Every event after `after`, in position order, read in chunks, with
+    their personal fields opened."""
+    p = sealing.of(conn)
+    return (sealing.unseal_events(p, events) for events in recorder(conn).iter_events(after, chunk))
 
 
 def iter_fold_events(conn, after=0, chunk=10000):
     """Like iter_events, with only the metadata projection.Fold reads
-    (record_id, batch_no, unit): what rebuild and verify replay."""
-    return recorder(conn).iter_fold_events(after, chunk)
+    (record_id, batch_no, unit): what rebuild and verify replay. Personal
+    fields opened (the projections compute their indexes from them)."""
+    p = sealing.of(conn)
+    return (sealing.unseal_events(p, events) for events in recorder(conn).iter_fold_events(after, chunk))
 
 
 __all__ = ["EVENT_COLUMNS", "Recorder", "append", "event_from_row", "iter_events", "iter_fold_events",

@@ -106,7 +106,7 @@ class PostgresRecorder(Recorder):
     def insert(self, table):
         return pg_insert(table)
 
-    def persons(self, columns, stream_ids):
+    def persons(self, columns, stream_ids, key="stream_id"):
         # One array parameter per PERSONS_CHUNK ids: with a whole batch's
         # 5,000 in one array the planner preferred a full scan of persons
         # below ~1,000,000 rows (112 ms at 500,000, bench/city-plans.txt);
@@ -114,7 +114,7 @@ class PostgresRecorder(Recorder):
         rows = []
         with self.raw.cursor() as cursor:
             for start in range(0, len(stream_ids), PERSONS_CHUNK):
-                cursor.execute(f"SELECT {columns} FROM persons WHERE stream_id = ANY(%s)",
+                cursor.execute(f"SELECT {columns} FROM persons WHERE {key} = ANY(%s)",
                                (stream_ids[start:start + PERSONS_CHUNK],))
                 rows.extend(cursor.fetchall())
         return rows

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 
 from common import tracing
 from common.clock import utc
+from services.declarations import sealing
 from services.declarations.models import Event
 
 EVENT_COLUMNS = ("position", "event_id", "stream_id", "stream_version", "type",
@@ -68,10 +69,13 @@ def parsed_column(rows, columns, name, loads):
     return [row[:at] + (loads(row[at]),) + row[at + 1:] for row in rows]
 
 
-def read_events(conn, after=0, limit=1000):
-    """Events after `after` in position order, at most `limit`."""
-    rows = conn.execute(EVENTS_AFTER, {"after": after, "limit": limit})
-    return [event_from_row(row) for row in rows]
+def read_events(conn, after=0, limit=1000, opened=True):
+    """Events after `after` in position order, at most `limit`, with their
+    personal fields opened (full values, as consumers receive them); with
+    `opened=False` as stored (tokens), for a reader of no personal field."""
+    rows = conn.execute(EVENTS_AFTER, {"after": after, "limit": limit}).all()
+    events = [event_from_row(row) for row in rows]
+    return sealing.unseal_events(sealing.of(conn), events) if opened and events else events
 
 
 class Recorder:
@@ -90,11 +94,16 @@ class Recorder:
         self.conn = conn
 
     @property
+    def protection(self):
+        """The store's protection (services/declarations/sealing.py)."""
+        return sealing.of(self.conn)
+
+    @property
     def raw(self):
         """The driver's connection, in the caller's transaction."""
         return self.conn.connection.dbapi_connection
 
-    def append(self, events):
+    def append(self, events, tokens=None):
         """Insert `events` (dicts without positions) at the end of the log
         and set their `position`. Must run inside the caller's write
         transaction, which the append lock protects until it commits or
@@ -102,6 +111,10 @@ class Recorder:
 
         A stream_version already taken raises IntegrityError: another writer
         appended to that person since the caller read its state.
+
+        `tokens`, if given, a dict that receives {(field, value): token} of
+        the values sealed, for the projections of the same append to copy
+        (sealing.seal).
         """
         if not events:
             return events
@@ -114,21 +127,22 @@ class Recorder:
                 for event in events:
                     if trace:
                         event["metadata"] = {**event["metadata"], "trace": trace}
-                self._append(events)
+                self._append(events, tokens)
                 span.set_attribute("edt.log.position.first", events[0]["position"])
                 span.set_attribute("edt.log.position.last", events[-1]["position"])
             return events
-        return self._append(events)
+        return self._append(events, tokens)
 
-    def _append(self, events):
+    def _append(self, events, tokens=None):
         self.lock_appends()
         last = self.conn.scalar(select(func.max(Event.position))) or 0
         for offset, event in enumerate(events, 1):
             event["position"] = last + offset
-        when, dumps = self.time_converter(), to_json
+        when, dumps, seal, p = self.time_converter(), to_json, sealing.seal, self.protection
+        # The personal fields go in as tokens; the caller's events keep full values.
         self.insert_rows("events", EVENT_COLUMNS, [
             (e["position"], e["event_id"], e["stream_id"], e["stream_version"], e["type"], e["unit_id"],
-             when(e["occurred_at"]), dumps(e["data"]), dumps(e["metadata"])) for e in events])
+             when(e["occurred_at"]), dumps(seal(p, e["data"], tokens)), dumps(e["metadata"])) for e in events])
         return events
 
     def lock_appends(self):
@@ -157,14 +171,16 @@ class Recorder:
         """An INSERT construct of this dialect (for ON CONFLICT ...)."""
         raise NotImplementedError
 
-    def persons(self, columns, stream_ids):
-        """Rows of `columns` of the persons among `stream_ids`, in one
-        statement however many ids a batch names."""
+    def persons(self, columns, stream_ids, key="stream_id"):
+        """Rows of `columns` of the persons whose `key` (stream_id, or
+        cert_no_bidx) is among `stream_ids`, in one statement however many
+        ids a batch names."""
         raise NotImplementedError
 
     def iter_events(self, after=0, chunk=10000):
         """Every event after `after`, in position order, in chunks (keyset
-        paging: each chunk is one short query)."""
+        paging: each chunk is one short query); data as stored (sealed:
+        eventlog.iter_events opens it)."""
         while True:
             rows = self.conn.execute(EVENTS_AFTER, {"after": after, "limit": chunk}).all()
             if not rows:
@@ -174,7 +190,8 @@ class Recorder:
 
     def iter_fold_events(self, after=0, chunk=10000):
         """What rebuild and verify replay: events with the metadata a
-        projection.Fold reads."""
+        projection.Fold reads; data as stored (eventlog.iter_fold_events
+        opens it)."""
         yield from self.iter_events(after, chunk)
 
     def records_between(self, columns, first, last):

@@ -113,9 +113,9 @@ class SqliteRecorder(Recorder):
     def insert(self, table):
         return sqlite_insert(table)
 
-    def persons(self, columns, stream_ids):
+    def persons(self, columns, stream_ids, key="stream_id"):
         # The ids travel as one JSON array, not as thousands of bound values.
-        return self.raw.execute(f"SELECT {columns} FROM persons WHERE stream_id IN "
+        return self.raw.execute(f"SELECT {columns} FROM persons WHERE {key} IN "
                                 "(SELECT value FROM json_each(?))", (json.dumps(stream_ids),)).fetchall()
 
     def iter_events(self, after=0, chunk=10000):

@@ -1,0 +1,83 @@
+"""The personal fields of the declarations database, sealed where they are
+stored (issue 17, docs/protection.md "The event log").
+
+证件号码, 联系电话 and the two addresses never reach the `events`, `persons` or
+`records` tables in clear: wherever one of PROTECTED is a key of an event's
+data (at the top, or inside a nested dict such as a change's before/after)
+or of a person's state, its value is replaced by a token of the store's
+FieldProtector, the key name being the field name. Everything above the
+store (deciding, folding, the answers, the relay and GET /api/events) sees
+full values: the store seals on the way in and opens on the way out.
+
+Persons are found by the blind index of their 证件号码 (`cert_no_bidx`); a
+person's stream id is given at its first event (`new_stream_id`) and only
+looked up afterwards, so the log never depends on the index key.
+"""
+from common.protect.runtime import Protection, protection
+
+PROTECTED = frozenset(("cert_no", "phone", "hukou_address", "address"))
+STREAM_PREFIX = "p:"
+
+
+def of(bind) -> Protection:
+    """The protection of the database behind a Connection, Session or Engine."""
+    engine = getattr(bind, "engine", None)
+    if engine is None and hasattr(bind, "get_bind"):
+        engine = bind.get_bind()
+    return protection(engine if engine is not None else bind)
+
+
+def seal(p: Protection, data: dict, tokens: dict | None = None) -> dict:
+    """A copy of `data` with every protected field's value a token.
+
+    `tokens`, if given, maps (field, value) to a token of that value in that
+    field: one found there is copied instead of encrypting again, and new
+    ones are added. A token is bound to its field and data key, not to a
+    row, so the projections of an append copy the event's tokens (one
+    encryption per value instead of three: event, person, record)."""
+    out = {}
+    for key, value in data.items():
+        if key in PROTECTED and isinstance(value, str):
+            out[key] = token(p, key, value, tokens)
+        elif isinstance(value, dict):
+            out[key] = seal(p, value, tokens)
+        else:
+            out[key] = value
+    return out
+
+
+def token(p: Protection, field: str, value: str, tokens: dict | None = None) -> str:
+    """A token of `value` in `field`, copied from `tokens` when it holds one."""
+    if tokens is None:
+        return p.fields.encrypt(field, value)
+    found = tokens.get((field, value))
+    if found is None:
+        found = tokens[(field, value)] = p.fields.encrypt(field, value)
+    return found
+
+
+def unseal(p: Protection, data: dict) -> dict:
+    """`data` with the tokens of `seal` opened again (changed in place and
+    returned: callers pass a dict they just parsed)."""
+    decrypt = p.fields.decrypt
+    for key, value in data.items():
+        if key in PROTECTED and isinstance(value, str):
+            data[key] = decrypt(key, value)
+        elif isinstance(value, dict):
+            unseal(p, value)
+    return data
+
+
+def unseal_events(p: Protection, events: list) -> list:
+    """Events read from the log with their data opened (in place)."""
+    for event in events:
+        unseal(p, event["data"])
+    return events
+
+
+def new_stream_id(p: Protection, cert_type: str, cert_no: str) -> str:
+    """The stream id a person gets at its first event: "p:" and the blind
+    index of its 证件号码 (34 characters). Derived, so two first declarations
+    of one person at the same moment still collide on stream version 1; after
+    the first event it is read from `persons`, never derived again."""
+    return STREAM_PREFIX + p.index.cert_no(cert_type, cert_no)
