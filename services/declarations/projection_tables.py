@@ -37,7 +37,8 @@ def person_row(p, state):
     cert_type, cert_no = state["cert_type"], state["cert_no"]
     return {
         "stream_id": state["stream_id"], "cert_type": cert_type,
-        "cert_no_bidx": p.index.cert_no(cert_type, cert_no), "cert_no_enc": p.fields.encrypt("cert_no", cert_no),
+        "cert_no_bidx": sealing.cert_no_index(p, cert_type, cert_no),
+        "cert_no_enc": sealing.token(p, "cert_no", cert_no),
         "status": state["status"], "unit_id": state["unit_id"],
         "version": state["version"], "since": state["since"], "person": sealing.seal(p, state["person"]),
     }
@@ -46,8 +47,8 @@ def person_row(p, state):
 def record_row(p, record):
     """A folded record as stored: its number as a blind index and a token."""
     out = {k: v for k, v in record.items() if k != "cert_no"}
-    out["cert_no_bidx"] = p.index.cert_no(record["cert_type"], record["cert_no"])
-    out["cert_no_enc"] = p.fields.encrypt("cert_no", record["cert_no"])
+    out["cert_no_bidx"] = sealing.cert_no_index(p, record["cert_type"], record["cert_no"])
+    out["cert_no_enc"] = sealing.token(p, "cert_no", record["cert_no"])
     return out
 
 

@@ -92,7 +92,7 @@ def _replay_into(conn, tz, chunk):
     fold = Fold(tz)
     fold.placer = Placer(conn)
     count = 0
-    for events in iter_fold_events(conn, 0, chunk):
+    for events in iter_fold_events(conn, 0, chunk, persons=fold.persons):
         fold.apply_all(events)
         count += len(events)
         write_records(conn, fold.take_records())

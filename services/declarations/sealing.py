@@ -46,8 +46,28 @@ def seal(p: Protection, data: dict, tokens: dict | None = None) -> dict:
     return out
 
 
+class Sealed(str):
+    """A token a rebuild left closed (`open_for_rebuild`): `seal` writes it
+    again as it is."""
+    __slots__ = ()
+
+
+class Opened(str):
+    """A 证件号码 a rebuild opened, remembering the token it came from and,
+    once computed, its blind index: the rebuilt person and record copy them
+    instead of encrypting and indexing again."""
+
+    token: str
+    bidx: str | None = None
+
+
 def token(p: Protection, field: str, value: str, tokens: dict | None = None) -> str:
-    """A token of `value` in `field`, copied from `tokens` when it holds one."""
+    """A token of `value` in `field`, copied from `tokens` when it holds one
+    (or from the value itself, when a rebuild left it closed or remembers it)."""
+    if type(value) is Sealed:
+        return value
+    if type(value) is Opened:
+        return value.token
     if tokens is None:
         return p.fields.encrypt(field, value)
     found = tokens.get((field, value))
@@ -66,6 +86,49 @@ def unseal(p: Protection, data: dict) -> dict:
         elif isinstance(value, dict):
             unseal(p, value)
     return data
+
+
+def open_for_rebuild(p: Protection, event: dict, persons: dict) -> dict:
+    """`event` with only its 证件号码 opened (an Opened, remembering its
+    token), the other protected fields left closed (Sealed): a rebuild
+    needs the number for the blind indexes and writes the phone and
+    addresses back as the tokens they are (the folds never read them).
+    The number of a person already folded (`persons`: stream id -> state)
+    is taken from its state rather than decrypted again. Changed in place
+    and returned."""
+    data = event["data"]
+    for key, value in data.items():
+        if key == "cert_no" and isinstance(value, str):
+            state = persons.get(event["stream_id"])
+            known = state["cert_no"] if state is not None else None
+            if type(known) is Opened:
+                data[key] = known
+            else:
+                opened = data[key] = Opened(p.fields.decrypt(key, value))
+                opened.token = value
+        elif key in PROTECTED and isinstance(value, str):
+            data[key] = Sealed(value)
+        elif type(value) is dict:
+            _close(value)
+    return event
+
+
+def _close(data: dict) -> None:
+    for key, value in data.items():
+        if key in PROTECTED and isinstance(value, str):
+            data[key] = Sealed(value)
+        elif type(value) is dict:
+            _close(value)
+
+
+def cert_no_index(p: Protection, cert_type: str, cert_no: str) -> str:
+    """The blind index of a 证件号码, computed once per Opened number."""
+    found = getattr(cert_no, "bidx", None)
+    if found is None:
+        found = p.index.cert_no(cert_type, cert_no)
+        if type(cert_no) is Opened:
+            cert_no.bidx = found
+    return found
 
 
 def unseal_events(p: Protection, events: list) -> list:

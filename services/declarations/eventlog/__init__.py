@@ -46,11 +46,20 @@ def iter_events(conn, after=0, chunk=10000):
     return (sealing.unseal_events(p, events) for events in recorder(conn).iter_events(after, chunk))
 
 
-def iter_fold_events(conn, after=0, chunk=10000):
+def iter_fold_events(conn, after=0, chunk=10000, persons=None):
     """Like iter_events, with only the metadata projection.Fold reads
     (record_id, batch_no, unit): what rebuild and verify replay. Personal
-    fields opened (the projections compute their indexes from them)."""
+    fields opened (the projections compute their indexes from them). Given
+    the fold's `persons` (a rebuild), only the 证件号码 is opened, once per
+    person, and the other fields stay the tokens they are
+    (sealing.open_for_rebuild: a rebuild writes them back unchanged)."""
     p = sealing.of(conn)
+    if persons is not None:
+        def opened(events):
+            for event in events:
+                sealing.open_for_rebuild(p, event, persons)
+            return events
+        return (opened(events) for events in recorder(conn).iter_fold_events(after, chunk))
     return (sealing.unseal_events(p, events) for events in recorder(conn).iter_fold_events(after, chunk))
 
 
