@@ -12,6 +12,7 @@ that would find nobody.
 from sqlalchemy import delete, insert, select
 
 from services.declarations import sealing
+from services.declarations.eventlog import recorder
 from services.declarations.models import ProjectionKey
 
 NAME = "blind_index"
@@ -31,14 +32,23 @@ def check(engine):
     new one (created by create_all: `make run`, the tests), whose
     projections are written by processes of this key from the start. A
     migrated database has the row (migration 5f0b3c7d9e24 records the key
-    it indexed with)."""
+    it indexed with). Several processes start at once (the service, its
+    batch workers): the first to write the row wins, the others read it."""
     key_id = sealing.of(engine).index.key_id
-    with engine.begin() as conn:
-        built = conn.scalar(select(ProjectionKey.key_id).where(ProjectionKey.name == NAME))
-        if built is None:
-            record(conn, key_id)
-            return
+    built = _built(engine)
+    if built is None:
+        # IMMEDIATE on SQLite: a read turned write would fail at once
+        # ("database is locked") when another process wrote meanwhile.
+        with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            conn.execute(recorder(conn).insert(ProjectionKey.__table__)
+                         .values(name=NAME, key_id=key_id).on_conflict_do_nothing())
+        built = _built(engine)
     if built != key_id:
         raise SystemExit(
             f"refusing to start: the declarations projections were built with blind-index key "
             f"{built!r}, the configured key is {key_id!r}: run python -m services.declarations.cli rebuild")
+
+
+def _built(engine):
+    with engine.connect() as conn:
+        return conn.scalar(select(ProjectionKey.key_id).where(ProjectionKey.name == NAME))

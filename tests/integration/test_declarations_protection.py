@@ -319,3 +319,34 @@ def test_after_the_migration_the_sqlite_file_holds_no_old_text(sqlite_url):
         runtime.forget()
     stored = _file_bytes(sqlite_url)
     assert [value for value in PLAIN if value.encode() in stored and value != cert_no(2)] == []
+
+
+
+def test_a_process_that_found_no_index_key_accepts_the_one_another_recorded_meanwhile(db_url, monkeypatch):
+    """The service and its batch workers check the index key at the same
+    moment on a new database: one finds no row, another records it before
+    the first writes. The first must start (no "database is locked" on
+    SQLite, no taken key on PostgreSQL) and one row stays recorded."""
+    setup = make_engine(db_url)
+    Base.metadata.create_all(setup)
+    first, other = make_engine(db_url), make_engine(db_url)
+    try:
+        found, reads = index_key._built, []
+
+        def built(engine):
+            if engine is first and not reads:  # the first process's read, taken before the other wrote
+                reads.append(None)
+                return None
+            return found(engine)
+
+        monkeypatch.setattr(index_key, "_built", built)
+        index_key.check(other)
+        index_key.check(first)  # read None, then writes: the other's row is there already
+        assert reads == [None]
+        with setup.connect() as conn:
+            rows = conn.execute(text("SELECT key_id FROM projection_keys")).scalars().all()
+        assert rows == [runtime.protection(setup).index.key_id]
+    finally:
+        for engine in (first, other, setup):
+            runtime.forget(engine)
+            engine.dispose()
