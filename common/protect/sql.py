@@ -7,10 +7,11 @@ enter the database.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from common.protect.envelope import WrappedDek
 
@@ -28,23 +29,46 @@ def data_keys_table(metadata: MetaData) -> Table:
 
 
 class SqlDekStore:
-    def __init__(self, engine: Engine, table: Table | None = None):
-        self.engine = engine
+    """The data keys of one database. Given an Engine, each read and write
+    is a transaction of its own (a service at start-up, the key commands);
+    given a Connection, they run in that connection's transaction (a
+    migration, whose transaction may have created the table: another
+    connection would not see it on PostgreSQL, and would wait on the write
+    lock on SQLite)."""
+
+    def __init__(self, bind: Engine | Connection, table: Table | None = None):
+        self.bind = bind
         self.table = table if table is not None else data_keys_table(MetaData())
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        if isinstance(self.bind, Connection):
+            yield self.bind
+        else:
+            with self.bind.connect() as conn:
+                yield conn
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        if isinstance(self.bind, Connection):
+            yield self.bind
+        else:
+            with self.bind.begin() as conn:
+                yield conn
 
     def load(self) -> list[WrappedDek]:
         t = self.table
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(select(t.c.dek_id, t.c.kek_id, t.c.wrapped, t.c.created)).all()
         return [WrappedDek(r.dek_id, r.kek_id, bytes(r.wrapped), r.created) for r in rows]
 
     def add(self, dek: WrappedDek) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(self.table.insert().values(
                 dek_id=dek.dek_id, kek_id=dek.kek_id, wrapped=dek.wrapped, created=dek.created))
 
     def replace(self, deks: Iterable[WrappedDek]) -> None:
         t = self.table
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             for dek in deks:
                 conn.execute(update(t).where(t.c.dek_id == dek.dek_id).values(kek_id=dek.kek_id, wrapped=dek.wrapped))

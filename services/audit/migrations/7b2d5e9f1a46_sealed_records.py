@@ -18,6 +18,8 @@ Create Date: 2026-12-01 15:10:00
 import sqlalchemy as sa
 from alembic import op
 
+from common.protect.sql import SqlDekStore
+
 revision = '7b2d5e9f1a46'
 down_revision = '3d8f1a5b7c92'
 branch_labels = None
@@ -29,34 +31,6 @@ OBJECT = "audit_records.object"
 PERSON = "audit_records.person"
 
 
-class _ConnectionDekStore:
-    """The data keys in pi_data_keys on the migration's own connection (its
-    transaction made the table; another connection would not see it on
-    PostgreSQL, and would wait on the write lock on SQLite)."""
-
-    def __init__(self, conn):
-        from common.protect.sql import data_keys_table
-
-        self.conn = conn
-        self.table = data_keys_table(sa.MetaData())
-
-    def load(self):
-        from common.protect.envelope import WrappedDek
-
-        t = self.table
-        rows = self.conn.execute(sa.select(t.c.dek_id, t.c.kek_id, t.c.wrapped, t.c.created)).all()
-        return [WrappedDek(r.dek_id, r.kek_id, bytes(r.wrapped), r.created) for r in rows]
-
-    def add(self, dek):
-        self.conn.execute(self.table.insert().values(
-            dek_id=dek.dek_id, kek_id=dek.kek_id, wrapped=dek.wrapped, created=dek.created))
-
-    def replace(self, deks):
-        t = self.table
-        for dek in deks:
-            self.conn.execute(sa.update(t).where(t.c.dek_id == dek.dek_id)
-                              .values(kek_id=dek.kek_id, wrapped=dek.wrapped))
-
 
 def _keys(conn):
     from common.protect.blind import BlindIndex
@@ -64,7 +38,7 @@ def _keys(conn):
     from common.protect.keys import require_keys
 
     ring = require_keys()
-    return FieldProtector(ring, _ConnectionDekStore(conn)), BlindIndex.from_ring(ring)
+    return FieldProtector(ring, SqlDekStore(conn)), BlindIndex.from_ring(ring)
 
 
 RECORDS = sa.table("audit_records", sa.column("seq"), sa.column("object", sa.Text()),

@@ -29,6 +29,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
+from common.protect.sql import SqlDekStore
+
 revision = '5f0b3c7d9e24'
 down_revision = '6a1c4d8e0f35'
 branch_labels = None
@@ -44,28 +46,6 @@ APPEND_ONLY_SQLITE = [
 ]
 
 
-class _ConnectionDeks:
-    """The store's data keys read and written on the migration's connection
-    (common.protect.sql.SqlDekStore opens connections of its own, which on
-    SQLite would wait on this transaction's lock)."""
-
-    def __init__(self, bind):
-        self.bind = bind
-
-    def load(self):
-        from common.protect.envelope import WrappedDek
-
-        rows = self.bind.execute(sa.text("SELECT dek_id, kek_id, wrapped, created FROM pi_data_keys")).all()
-        return [WrappedDek(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
-
-    def add(self, dek):
-        self.bind.execute(sa.text("INSERT INTO pi_data_keys (dek_id, kek_id, wrapped, created) "
-                                  "VALUES (:d, :k, :w, :c)"),
-                          {"d": dek.dek_id, "k": dek.kek_id, "w": dek.wrapped, "c": dek.created})
-
-    def replace(self, deks):
-        raise NotImplementedError  # rotation is not a migration's business
-
 
 class _Keys:
     def __init__(self, bind):
@@ -74,7 +54,7 @@ class _Keys:
         from common.protect.keys import load_keys
 
         ring = load_keys()
-        self.fields = FieldProtector(ring, _ConnectionDeks(bind))
+        self.fields = FieldProtector(ring, SqlDekStore(bind))
         self.index = BlindIndex.from_ring(ring)
 
     def seal(self, data):

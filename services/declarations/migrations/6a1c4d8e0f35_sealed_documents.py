@@ -17,6 +17,8 @@ Create Date: 2026-12-01 15:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from common.protect.sql import SqlDekStore
+
 revision = '6a1c4d8e0f35'
 down_revision = '1b6d9e3f5a70'
 branch_labels = None
@@ -27,40 +29,12 @@ TOKEN = "v1:"
 DOCUMENTS = (("idempotency", "response", ("account", "key")), ("batches", "failures", ("batch_no",)))
 
 
-class _ConnectionDekStore:
-    """The data keys in pi_data_keys, read and written on the migration's own
-    connection (its transaction made the table; another connection would not
-    see it on PostgreSQL, and would wait on the write lock on SQLite)."""
-
-    def __init__(self, conn):
-        from common.protect.sql import data_keys_table
-
-        self.conn = conn
-        self.table = data_keys_table(sa.MetaData())
-
-    def load(self):
-        from common.protect.envelope import WrappedDek
-
-        t = self.table
-        rows = self.conn.execute(sa.select(t.c.dek_id, t.c.kek_id, t.c.wrapped, t.c.created)).all()
-        return [WrappedDek(r.dek_id, r.kek_id, bytes(r.wrapped), r.created) for r in rows]
-
-    def add(self, dek):
-        self.conn.execute(self.table.insert().values(
-            dek_id=dek.dek_id, kek_id=dek.kek_id, wrapped=dek.wrapped, created=dek.created))
-
-    def replace(self, deks):
-        t = self.table
-        for dek in deks:
-            self.conn.execute(sa.update(t).where(t.c.dek_id == dek.dek_id)
-                              .values(kek_id=dek.kek_id, wrapped=dek.wrapped))
-
 
 def _protector(conn):
     from common.protect.envelope import FieldProtector
     from common.protect.keys import require_keys
 
-    return FieldProtector(require_keys(), _ConnectionDekStore(conn))
+    return FieldProtector(require_keys(), SqlDekStore(conn))
 
 
 def _retype(table, column, new_type, old_type, using):

@@ -23,6 +23,8 @@ import orjson
 import sqlalchemy as sa
 from alembic import op
 
+from common.protect.sql import SqlDekStore
+
 revision = '4e9a2b6c8d13'
 down_revision = '2c7e0f4a6b81'
 branch_labels = None
@@ -45,34 +47,6 @@ _history = sa.table(
     sa.column('detail', sa.JSON))
 
 
-class _ConnectionDekStore:
-    """The store's data keys read and written on the migration's own
-    connection (a key made here is committed with the migration; on SQLite
-    another connection would wait on the migration's write lock)."""
-
-    def __init__(self, connection):
-        from common.protect.sql import data_keys_table
-
-        self.connection = connection
-        self.table = data_keys_table(sa.MetaData())
-
-    def load(self):
-        from common.protect import WrappedDek
-
-        t = self.table
-        rows = self.connection.execute(sa.select(t.c.dek_id, t.c.kek_id, t.c.wrapped, t.c.created)).all()
-        return [WrappedDek(r.dek_id, r.kek_id, bytes(r.wrapped), r.created) for r in rows]
-
-    def add(self, dek):
-        self.connection.execute(self.table.insert().values(
-            dek_id=dek.dek_id, kek_id=dek.kek_id, wrapped=dek.wrapped, created=dek.created))
-
-    def replace(self, deks):
-        t = self.table
-        for dek in deks:
-            self.connection.execute(sa.update(t).where(t.c.dek_id == dek.dek_id)
-                                    .values(kek_id=dek.kek_id, wrapped=dek.wrapped))
-
 
 def _protection(bind):
     """(FieldProtector, BlindIndex) of this database under the configured keys."""
@@ -80,7 +54,7 @@ def _protection(bind):
 
     ring = require_keys()
     try:
-        fields = FieldProtector(ring, _ConnectionDekStore(bind))
+        fields = FieldProtector(ring, SqlDekStore(bind))
     except KeyConfigError as e:
         raise SystemExit(f"refusing to migrate: personal-information keys: {e}") from None
     return fields, BlindIndex.from_ring(ring)
