@@ -62,6 +62,7 @@ from sqlalchemy.orm import Session
 
 from bench.city_data import CITY, plan_units
 from common.db import make_engine
+from common.protect.runtime import protection
 from services.declarations import declaring, domain, rebuild, sealed, sealing
 from services.declarations.campaign import placing
 from services.declarations.domain import ENROL, SUSPEND, Command
@@ -119,7 +120,7 @@ def append_rows(engine, events):
     """Events with their positions into the log in one statement (COPY on
     PostgreSQL), bypassing the append lock: the city is built before
     anything runs."""
-    p = sealing.of(engine)  # the person fields go in sealed, as the store appends them
+    p = protection(engine)  # the person fields go in sealed, as the store appends them
     with engine.begin() as conn:
         recorder(conn).bulk_insert(Event.__table__, [{c: (sealing.seal(p, e[c]) if c == "data" else e[c])
                                                       for c in EVENT_COLUMNS} for e in events])
@@ -132,7 +133,7 @@ def fill(engine, units, persons, today, rng, chunk=20_000):
     times = enrolment_times(persons, today, rng)
     later = set(rng.sample(range(persons), persons // 10))  # transferred or suspended at the end
     kept, position = {}, 0
-    p = sealing.of(engine)
+    p = protection(engine)
     with engine.begin() as conn:
         position = conn.scalar(select(func.max(Event.position))) or 0
     for start in range(0, persons, chunk):

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 
 from common.db import make_engine
+from common.protect.runtime import protection
 from services.declarations import domain, rebuild, sealing
 from services.declarations.domain import CHANGE, ENROL, SUSPEND, Command
 from services.declarations.eventlog import EVENT_COLUMNS
@@ -45,7 +46,7 @@ def person_data(i, rng):
 def fill(engine, count, seed=7, chunk=50_000):
     """Append `count` events decided from random commands; returns how many."""
     rng = random.Random(seed)
-    p = sealing.of(engine)  # the log holds the person fields sealed, its streams opaque
+    p = protection(engine)  # the log holds the person fields sealed, its streams opaque
     persons = max(count // 3, 1)
     states, written, position = {}, 0, 0
     span = timedelta(days=730) / count

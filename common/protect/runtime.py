@@ -14,7 +14,8 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
 
 from common.protect.blind import BlindIndex
 from common.protect.envelope import FieldProtector
@@ -38,10 +39,18 @@ _built: weakref.WeakKeyDictionary[Engine, Protection] = weakref.WeakKeyDictionar
 _lock = threading.Lock()
 
 
-def protection(engine: Engine, env: Mapping[str, str] | None = None) -> Protection:
-    """The protection of the store behind `engine` (built on first use; the
-    table pi_data_keys must exist). SystemExit when the keys are missing or
-    do not unwrap the store's data keys."""
+def engine_of(bind: Engine | Connection | Session) -> Engine:
+    """The Engine behind an Engine, a Connection or a Session."""
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def protection(bind: Engine | Connection | Session, env: Mapping[str, str] | None = None) -> Protection:
+    """The protection of the store behind `bind` (an Engine, or a Connection
+    or Session of it; built on first use; the table pi_data_keys must exist).
+    SystemExit when the keys are missing or do not unwrap the store's data keys."""
+    engine = engine_of(bind)
     with _lock:
         found = _built.get(engine)
         if found is not None:

@@ -31,7 +31,8 @@ from sqlalchemy import update
 from common.config import service_config
 from common.db import make_engine
 from common.protect import command as protect_command
-from services.declarations import rebuild as replaying, sealing
+from common.protect.runtime import protection
+from services.declarations import rebuild as replaying
 from services.declarations.eventlog import identity as log_identity
 from services.declarations.models import Base, RelayState
 
@@ -56,7 +57,7 @@ def main(argv=None):
         started = time.perf_counter()
         if args.command in ("restore-epoch", "log-identity"):
             return _identity(engine, args)
-        sealing.of(engine)  # the keys, once, before any transaction
+        protection(engine)  # the keys, once, before any transaction
         if args.command == "rebuild":
             count = replaying.rebuild(engine, tz, args.chunk)
             seconds = time.perf_counter() - started

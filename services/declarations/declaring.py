@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from common.errors import Conflict, InvalidInput
 from common.person import FIELD_LABELS, validate_change, validate_enrolment, validate_suspension
-from services.declarations import domain, sealed
+from services.declarations import domain
 from services.declarations.domain import CHANGE, ENROL, SUSPEND, Command, Rejection
 from services.declarations.projection import Fold
 
@@ -131,10 +131,6 @@ def declare(store, kind, unit, actor, raw, now, tz, idempotency_key=None):
     """
     key = (idempotency_key or "").strip()[:100] or None
     idempotency = (key, fingerprint(kind, raw)) if key else None
-    if idempotency:
-        # The answer is stored encrypted: the store's protection is built
-        # before the write transaction (a no-op once the service built it).
-        sealed.ready(store.session.get_bind())
     outcome = _declare(store, unit, actor, [(kind, raw)], now, tz, None, idempotency)[0]
     if outcome["ok"]:
         return outcome["record"]

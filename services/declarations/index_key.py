@@ -11,7 +11,7 @@ that would find nobody.
 """
 from sqlalchemy import delete, insert, select
 
-from services.declarations import sealing
+from common.protect.runtime import protection
 from services.declarations.eventlog import recorder
 from services.declarations.models import ProjectionKey
 
@@ -21,7 +21,7 @@ NAME = "blind_index"
 def record(conn, key_id=None):
     """Record the configured index key (or `key_id`) as the projections'
     key, in the caller's transaction."""
-    key_id = key_id or sealing.of(conn).index.key_id
+    key_id = key_id or protection(conn).index.key_id
     conn.execute(delete(ProjectionKey).where(ProjectionKey.name == NAME))
     conn.execute(insert(ProjectionKey).values(name=NAME, key_id=key_id))
 
@@ -34,7 +34,7 @@ def check(engine):
     migrated database has the row (migration 5f0b3c7d9e24 records the key
     it indexed with). Several processes start at once (the service, its
     batch workers): the first to write the row wins, the others read it."""
-    key_id = sealing.of(engine).index.key_id
+    key_id = protection(engine).index.key_id
     built = _built(engine)
     if built is None:
         # IMMEDIATE on SQLite: a read turned write would fail at once

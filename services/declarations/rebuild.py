@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 
 from common.clock import utc
 from common.protect.masking import mask_cert_no, mask_phone
+from common.protect.runtime import protection
 from services.declarations import index_key, sealing
 from services.declarations.campaign import verify as campaign_verify, writes as campaign_writes
 from services.declarations.campaign.placing import Placer
@@ -72,7 +73,7 @@ def rebuild(engine, tz, chunk=CHUNK):
     (readers see the old projections until it commits). Returns the number
     of events replayed. The blind indexes are computed with the configured
     index key, which is recorded as the projections' key (index_key.py)."""
-    sealing.of(engine)  # keys checked, data key made: before the write lock is taken
+    protection(engine)  # keys checked, data key made: before the write lock is taken
     conn = _write_connection(engine)
     try:
         with _no_gc():
@@ -185,7 +186,7 @@ def verify(engine, tz, chunk=CHUNK):
     table, the key and both values. Empty when the projections equal a
     replay of the log. Reads one snapshot of the database."""
     report = []
-    p = sealing.of(engine)
+    p = protection(engine)
     options = RECORDERS[engine.dialect.name].snapshot_options
     with _no_gc(), engine.connect().execution_options(**options) as conn, conn.begin():
         seen = {"records": 0, "events": 0}

@@ -8,11 +8,12 @@ A document is encrypted whole with the store's FieldProtector
 key; the field name is the associated data, so a failures token never opens
 as an answer). Reads decrypt, so the use cases see the same values as before.
 
-`bind` is the store's engine (`session.get_bind()`, or `conn.engine` for
-Core reads). The protection is built once per engine: by the service's and
-the batch worker's `Database(protected=True)` at start-up, and by `ready`
-before a use case opens its transaction (on SQLite, a first data key made
-inside a write transaction would wait on the store's own lock).
+`bind` is the store's Engine, or a Connection or Session of it. The
+protection is built once per engine: by the service's and the batch
+worker's `Database(protected=True)` at start-up, and by the stores
+(DeclarationsStore, BatchStore) when they are made, before a use case opens
+its transaction (on SQLite, a first data key made inside a write
+transaction would wait on the store's own lock).
 """
 import orjson
 
@@ -23,11 +24,6 @@ BATCH_FAILURES = "batches.failures"
 BATCH_FILE = "batch_files.content"
 
 _JSON = orjson.OPT_NON_STR_KEYS
-
-
-def ready(bind):
-    """Build the store's protection now (outside any transaction)."""
-    protection(bind)
 
 
 def seal(bind, field, value):

@@ -13,18 +13,10 @@ Persons are found by the blind index of their 证件号码 (`cert_no_bidx`); a
 person's stream id is given at its first event (`new_stream_id`) and only
 looked up afterwards, so the log never depends on the index key.
 """
-from common.protect.runtime import Protection, protection
+from common.protect.runtime import Protection
 
 PROTECTED = frozenset(("cert_no", "phone", "hukou_address", "address"))
 STREAM_PREFIX = "p:"
-
-
-def of(bind) -> Protection:
-    """The protection of the database behind a Connection, Session or Engine."""
-    engine = getattr(bind, "engine", None)
-    if engine is None and hasattr(bind, "get_bind"):
-        engine = bind.get_bind()
-    return protection(engine if engine is not None else bind)
 
 
 def seal(p: Protection, data: dict, tokens: dict | None = None) -> dict:
@@ -97,23 +89,21 @@ def open_for_rebuild(p: Protection, event: dict, persons: dict) -> dict:
     is taken from its state rather than decrypted again. Changed in place
     and returned."""
     data = event["data"]
-    for key, value in data.items():
-        if key == "cert_no" and isinstance(value, str):
-            state = persons.get(event["stream_id"])
-            known = state["cert_no"] if state is not None else None
-            if type(known) is Opened:
-                data[key] = known
-            else:
-                opened = data[key] = Opened(p.fields.decrypt(key, value))
-                opened.token = value
-        elif key in PROTECTED and isinstance(value, str):
-            data[key] = Sealed(value)
-        elif type(value) is dict:
-            _close(value)
+    _close(data)
+    number = data.get("cert_no")
+    if type(number) is Sealed:
+        state = persons.get(event["stream_id"])
+        known = state["cert_no"] if state is not None else None
+        if type(known) is Opened:
+            data["cert_no"] = known
+        else:
+            opened = data["cert_no"] = Opened(p.fields.decrypt("cert_no", number))
+            opened.token = str(number)
     return event
 
 
 def _close(data: dict) -> None:
+    """Mark every protected field's token in `data` (nested dicts too) Sealed."""
     for key, value in data.items():
         if key in PROTECTED and isinstance(value, str):
             data[key] = Sealed(value)

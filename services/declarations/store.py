@@ -13,6 +13,7 @@ from common.clock import utc
 from common.db import Database, UnitOfWork
 from common.errors import Conflict
 from common.metrics import EVENTS_APPENDED
+from common.protect.runtime import protection
 from services.declarations import index_key, sealed, sealing
 from services.declarations.domain import BUSY
 from services.declarations.eventlog import RECORDERS, json_value, read_events, recorder
@@ -29,7 +30,7 @@ class DeclarationsStore(UnitOfWork):
         self._appended = Counter()  # event types appended in the open transaction
         # Built once per engine, here, before any transaction of this store:
         # on SQLite a first data key made under the write lock would wait on it.
-        self.protection = sealing.of(session)
+        self.protection = protection(session)
 
     @property
     def conn(self):

@@ -1,9 +1,8 @@
 """Storage API of the residents service: every read and write of its tables."""
 import contextlib
+import logging
 import operator
 import weakref
-
-import logging
 
 import orjson
 from sqlalchemy import bindparam, func, insert as insert_, select, update
@@ -15,7 +14,7 @@ from services.residents.models import Checkpoint, FollowedLog, Resident, Residen
 from common import codes
 from common.clock import aware, utcnow  # noqa: F401 (re-exported)
 from common.db import UnitOfWork
-from common.protect.runtime import Protection, protection
+from common.protect.runtime import Protection, engine_of, protection
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +193,7 @@ class RosterStore(UnitOfWork):
         # The store's FieldProtector and blind index, built once per engine
         # (at service start-up by Database(protected=True); here when a
         # tool or test makes a store first, before any transaction).
-        self.protection = protected or protection(_engine_of(session))
+        self.protection = protected or protection(session)
         self.index = self.protection.index
         self._bidx = {}  # (cert_type, cert_no) -> cert_no_bidx, in this transaction
         self._persons = {}  # (cert_type, cert_no_bidx) -> PersonState or None, in this transaction
@@ -342,7 +341,7 @@ class RosterStore(UnitOfWork):
         self.set_checkpoint(0, now)
         self._persons.clear()
         self._history.clear()
-        _COUNTS.pop(_engine_of(self.session), None)  # totals counted at positions of the old log
+        _COUNTS.pop(engine_of(self.session), None)  # totals counted at positions of the old log
 
     # persons, as the projection changes them (bulk reads and writes)
     def preload(self, keys):
@@ -541,7 +540,7 @@ class RosterStore(UnitOfWork):
         read before counting, so a count is never filed under a version
         older than the rows it counted."""
         position = self.session.scalar(_UNIT_VERSION, {"unit_id": unit_id}) or 0
-        counts = _COUNTS.setdefault(_engine_of(self.session), {})
+        counts = _COUNTS.setdefault(engine_of(self.session), {})
         key = (unit_id, tuple(sorted((k, str(v)) for k, v in filters.items() if v)))
         cached = counts.get(key)
         if cached is not None and cached[0] == position:
@@ -564,8 +563,3 @@ class RosterStore(UnitOfWork):
     def active_count(self, unit_id):
         return self.session.scalar(select(func.count()).select_from(Resident).where(
             Resident.unit_id == unit_id, Resident.status == "active"))
-
-
-def _engine_of(session):
-    bind = session.get_bind()
-    return getattr(bind, "engine", bind)

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from common.protect.runtime import protection
 from services.declarations import sealed
 from services.declarations.models import BATCH_OPEN, Batch, BatchCounter, BatchFile
 
@@ -42,7 +43,7 @@ class BatchStore:
     def __init__(self, session):
         self.session = session
         self.bind = session.get_bind()
-        sealed.ready(self.bind)  # before the use case's transaction
+        protection(self.bind)  # built before the use case's transaction
 
     def failures_of(self, batch):
         """The failed rows of `batch` ([] for none), decrypted."""

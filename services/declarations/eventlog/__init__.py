@@ -12,6 +12,7 @@ next position is read. Either way the lock is held until commit, so
 positions are gap-free and in commit order: a reader that resumes after
 position N never misses an event that commits later.
 """
+from common.protect.runtime import protection
 from services.declarations import sealing
 from services.declarations.eventlog.postgres import PostgresRecorder
 from services.declarations.eventlog.recorder import (
@@ -42,7 +43,7 @@ def append(conn, events):
 def iter_events(conn, after=0, chunk=10000):
     """Every event after `after`, in position order, read in chunks, with
     their personal fields opened."""
-    p = sealing.of(conn)
+    p = protection(conn)
     return (sealing.unseal_events(p, events) for events in recorder(conn).iter_events(after, chunk))
 
 
@@ -53,7 +54,7 @@ def iter_fold_events(conn, after=0, chunk=10000, persons=None):
     the fold's `persons` (a rebuild), only the 证件号码 is opened, once per
     person, and the other fields stay the tokens they are
     (sealing.open_for_rebuild: a rebuild writes them back unchanged)."""
-    p = sealing.of(conn)
+    p = protection(conn)
     if persons is not None:
         def opened(events):
             for event in events:

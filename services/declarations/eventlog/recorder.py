@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 
 from common import tracing
 from common.clock import utc
+from common.protect.runtime import protection
 from services.declarations import sealing
 from services.declarations.models import Event
 
@@ -75,7 +76,7 @@ def read_events(conn, after=0, limit=1000, opened=True):
     `opened=False` as stored (tokens), for a reader of no personal field."""
     rows = conn.execute(EVENTS_AFTER, {"after": after, "limit": limit}).all()
     events = [event_from_row(row) for row in rows]
-    return sealing.unseal_events(sealing.of(conn), events) if opened and events else events
+    return sealing.unseal_events(protection(conn), events) if opened and events else events
 
 
 class Recorder:
@@ -96,7 +97,7 @@ class Recorder:
     @property
     def protection(self):
         """The store's protection (services/declarations/sealing.py)."""
-        return sealing.of(self.conn)
+        return protection(self.conn)
 
     @property
     def raw(self):
